@@ -72,9 +72,13 @@ impl RegisteredClient {
         }
     }
 
-    /// A registered key set (fixed).
+    /// A registered key set: fixed, or with a [`jwks_url`](Self::jwks_url) (given before or
+    /// after) the initial set, used at once and replaced by the sets fetched from the URL.
     pub fn jwks(mut self, keys: JwkSet) -> Self {
-        self.keys = KeyCache::fixed(keys);
+        self.keys = match self.jwks_url {
+            Some(_) => KeyCache::seeded(*self.keys.policy(), keys),
+            None => KeyCache::fixed(keys),
+        };
         self
     }
 
@@ -83,7 +87,10 @@ impl RegisteredClient {
     /// must equal it.
     pub fn jwks_url(mut self, url: impl Into<String>, policy: KeyCachePolicy) -> Self {
         self.jwks_url = Some(url.into());
-        self.keys = KeyCache::new(policy);
+        self.keys = match self.keys.configured() {
+            Some(set) if !set.is_empty() => KeyCache::seeded(policy, (*set).clone()),
+            _ => KeyCache::new(policy),
+        };
         self
     }
 

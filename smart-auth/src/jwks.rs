@@ -261,6 +261,13 @@ impl KeyCache {
         }
     }
 
+    /// The set the cache was configured with ([`fixed`](Self::fixed) or
+    /// [`seeded`](Self::seeded)) while no fetch has replaced it.
+    pub(crate) fn configured(&self) -> Option<Arc<JwkSet>> {
+        let s = self.read();
+        s.expires_at.is_none().then(|| s.current.clone()).flatten()
+    }
+
     /// The policy.
     pub fn policy(&self) -> &KeyCachePolicy {
         &self.policy

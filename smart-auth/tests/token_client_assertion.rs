@@ -309,3 +309,37 @@ fn clients_registered_by_jwks_url_are_refreshed_through_the_validator() {
     }
     assert!(v.refreshes_due(later.plus(1)).is_empty());
 }
+
+#[test]
+fn a_client_given_keys_and_its_jwks_url_follows_the_url_in_either_order() {
+    let url = "https://app.example/jwks.json";
+    let k1 = TestKey::new(Algorithm::ES384);
+    let k2 = TestKey::alternate(Algorithm::ES384);
+    let set = || JwkSet::from_keys([k1.public_jwk()]);
+    let clients = [
+        RegisteredClient::new("app-1")
+            .jwks(set())
+            .jwks_url(url, KeyCachePolicy::default()),
+        RegisteredClient::new("app-1")
+            .jwks_url(url, KeyCachePolicy::default())
+            .jwks(set()),
+    ];
+    for client in clients {
+        let v = ClientAssertionValidator::new(ENDPOINT).register(client);
+        let store = InMemoryReplayStore::new(100);
+        let a = k1.sign_json(Some("JWT"), &claims("s-1"));
+        assert!(
+            v.validate(&a, &store, NOW).is_ok(),
+            "the given keys are used at once"
+        );
+        let due = v.refreshes_due(NOW);
+        assert_eq!(due.len(), 1, "and the URL is followed");
+        for fetch in due {
+            let doc = json!({"keys": [k2.public_jwk_json()]}).to_string();
+            v.complete_refresh(fetch, doc.as_bytes(), None, NOW)
+                .unwrap();
+        }
+        let a = k2.sign_json(Some("JWT"), &claims("s-2"));
+        assert!(v.validate(&a, &store, NOW).is_ok());
+    }
+}
