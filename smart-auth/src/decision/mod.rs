@@ -63,10 +63,32 @@ pub struct Authorizer {
 }
 
 /// The outcome of [`Authorizer::decide`].
+///
+/// An allowed request is not yet an answer: the decision sees only the request, so what the
+/// host fetches must still pass the [`Permit`]. A read of `Observation/obs-1` under
+/// `patient/Observation.rs` is [`Allow`](Decision::Allow) whoever `obs-1` belongs to; only
+/// [`Permit::check_resource`] on the fetched resource tells whether it may be returned:
+///
+/// ```
+/// # #[cfg(feature = "testing")] {
+/// use smart_auth::decision::{Authorizer, Decision};
+/// use smart_auth::testing::policy::{context, request, resource};
+///
+/// let ctx = context("patient/Observation.rs", Some("123"), None);
+/// let Decision::Allow(permit) = Authorizer::default().decide(&ctx, &request("GET Observation/obs-1")) else {
+///     unreachable!()
+/// };
+/// let fetched = resource(r#"{"resourceType":"Observation","id":"obs-1","status":"final",
+///     "code":{"text":"BP"},"subject":{"reference":"Patient/456"}}"#);
+/// let denial = permit.check_resource(&fetched).unwrap_err();
+/// assert!(denial.is_not_found()); // answered exactly like a missing resource
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub enum Decision {
-    /// Allowed as asked; results still pass through the [`Permit`].
+    /// Allowed as asked; what the host fetches or writes must still pass the [`Permit`]
+    /// ([`Permit::check_resource`], [`Permit::filter_bundle`], [`Permit::check_write`]).
     Allow(Permit),
     /// Allowed only with the [`Permit::narrowing`] added to the query; results pass through the
     /// [`Permit`] too.
