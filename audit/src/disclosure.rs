@@ -6,7 +6,8 @@
 //! they happened), and — when [`AccountingPolicy::rest_access_as_disclosure`] is set —
 //! successful reads and searches that state a purpose of use the policy does not exclude (a
 //! public-health or research app pulling data through the API). Exclusions are configuration:
-//! treatment, payment and operations purposes, disclosures to the individual, under an
+//! treatment, payment and operations purposes (a record is exempt only when all its purposes
+//! are: one also made for public health is accounted), disclosures to the individual, under an
 //! authorization, of a limited data set, before the compliance date, and suspended recipients
 //! ((a)(2); an oral request suspends for at most 30 days).
 
@@ -49,6 +50,11 @@ pub struct AccountingPolicy {
     /// PurposeOfUse codes whose disclosures are not accounted (default [`TPO_PURPOSES`]:
     /// §164.528(a)(1)(i)). Add the codes your organisation uses for national security,
     /// custody or notification disclosures.
+    ///
+    /// A record is left out only when it states a purpose and every purpose it states is
+    /// here: a disclosure for treatment and public health (`[TREAT, PUBHLTH]`) is still a
+    /// public-health disclosure and is accounted, and one that states no purpose is accounted
+    /// (nothing shows it exempt).
     pub excluded_purposes: BTreeSet<String>,
     /// Leave out disclosures made under an authorization (§164.508). Default true.
     pub exclude_authorized: bool,
@@ -76,6 +82,14 @@ impl Default for AccountingPolicy {
             suspensions: Vec::new(),
             rest_access_as_disclosure: false,
         }
+    }
+}
+
+impl AccountingPolicy {
+    /// Whether `purposes` exempt a record: at least one, all excluded. When in doubt (no
+    /// purpose, or one purpose not excluded) the record stays accounted.
+    fn exempts_by_purpose(&self, purposes: &[String]) -> bool {
+        !purposes.is_empty() && purposes.iter().all(|p| self.excluded_purposes.contains(p))
     }
 }
 
@@ -181,6 +195,10 @@ pub struct DisclosureReport {
 }
 
 /// Builds the accounting for `request` from `records`.
+///
+/// A record is left out by purpose only when every purpose it states is one of
+/// [`AccountingPolicy::excluded_purposes`]; its entry's purpose statement names all the
+/// purposes it states (see [`purpose_statement`]).
 pub fn account<'a>(
     records: impl IntoIterator<Item = &'a AuditRecord>,
     request: &AccountingRequest,
@@ -199,10 +217,7 @@ pub fn account<'a>(
         {
             continue;
         }
-        if r.purpose_of_use
-            .iter()
-            .any(|p| policy.excluded_purposes.contains(p))
-        {
+        if policy.exempts_by_purpose(&r.purpose_of_use) {
             continue;
         }
         let (recipient, address, reference, description) = match &r.event {
@@ -798,15 +813,62 @@ mod tests {
         );
     }
 
+    /// A disclosure is exempt only when every purpose it was made for is: one made for
+    /// treatment and public health is a public-health disclosure the patient must be told of.
+    #[test]
+    fn a_disclosure_is_exempt_only_when_every_purpose_is() {
+        let req = AccountingRequest::new("p1", at(2026, 11, 28));
+        let accounted = |purposes: &[&str]| {
+            let mut r = AuditRecord::new(
+                at(2026, 1, 1),
+                Event::Disclosure(Disclosure::new(Recipient::new("Health Dept"), "labs")),
+            )
+            .patient("p1");
+            for p in purposes {
+                r = r.purpose(*p);
+            }
+            account([&r], &req, &AccountingPolicy::default()).entries
+        };
+        for mixed in [
+            &["TREAT", "PUBHLTH"][..],
+            &["PUBHLTH", "TREAT"],
+            &["HPAYMT", "HOPERAT", "LAW"],
+            &["COVERAGE", "UNKNOWNCODE"],
+        ] {
+            assert_eq!(accounted(mixed).len(), 1, "{mixed:?} must be accounted");
+        }
+        for exempt in [
+            &["TREAT"][..],
+            &["TREAT", "HPAYMT", "HOPERAT"],
+            &["ETREAT", "ETREAT"],
+        ] {
+            assert!(accounted(exempt).is_empty(), "{exempt:?} is exempt");
+        }
+        // No stated purpose: nothing shows it exempt, so it is accounted.
+        let unstated = accounted(&[]);
+        assert_eq!(unstated.len(), 1);
+        assert_eq!(unstated[0].purpose, "not stated");
+        // The statement names every purpose the disclosure was made for, in the order stated.
+        assert_eq!(
+            accounted(&["TREAT", "PUBHLTH"])[0].purpose,
+            "treatment (TREAT); public health activities (PUBHLTH)"
+        );
+    }
+
     #[test]
     fn rest_access_with_a_purpose_can_count_as_disclosure() {
-        let read = AuditRecord::rest(at(2026, 6, 1), Interaction::Read, Some("Immunization"))
-            .client(Client::new("state-iis").name("State immunization registry"))
-            .resource(crate::ResourceRef::new("Immunization", "i1"))
-            .patient("p1")
-            .purpose("PUBHLTH");
-        let treat = read.clone().purpose("TREAT");
-        let records = [read, treat];
+        let read = |purpose: &str| {
+            AuditRecord::rest(at(2026, 6, 1), Interaction::Read, Some("Immunization"))
+                .client(Client::new("state-iis").name("State immunization registry"))
+                .resource(crate::ResourceRef::new("Immunization", "i1"))
+                .patient("p1")
+                .purpose(purpose)
+        };
+        let records = [
+            read("PUBHLTH"),
+            read("TREAT"),
+            read("TREAT").purpose("HRESCH"),
+        ];
         let req = AccountingRequest::new("p1", at(2026, 11, 28));
         assert!(account(&records, &req, &AccountingPolicy::default())
             .entries
@@ -816,7 +878,8 @@ mod tests {
             ..Default::default()
         };
         let r = account(&records, &req, &policy);
-        assert_eq!(r.entries.len(), 1);
+        assert_eq!(r.entries.len(), 2);
+        assert_eq!(r.entries[1].purpose, "treatment (TREAT); research (HRESCH)");
         assert_eq!(r.entries[0].recipient, "State immunization registry");
         assert_eq!(r.entries[0].description, "Immunization/i1");
     }
