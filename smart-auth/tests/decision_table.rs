@@ -741,3 +741,43 @@ fn an_operation_rule_applies_whether_its_name_is_given_with_or_without_dollar() 
         );
     }
 }
+
+#[test]
+fn the_required_scope_is_named_in_the_syntax_of_the_tokens_scopes() {
+    let a = Authorizer::default();
+    let required = |scopes: &str, line: &str| {
+        let ctx = smart_auth::testing::policy::context(scopes, Some("123"), None);
+        let req = smart_auth::testing::policy::request(line);
+        let d = a.decide(&ctx, &req).into_result().unwrap_err();
+        d.required_scope().map(str::to_owned)
+    };
+    // A v1 client is told the v1 scope it could ask for: `.read` covers r and s, `.write` c, u, d.
+    let v1 = "launch/patient patient/Observation.read";
+    assert_eq!(
+        required(v1, "GET Condition/1").as_deref(),
+        Some("patient/Condition.read")
+    );
+    assert_eq!(
+        required(v1, "GET Condition?code=x").as_deref(),
+        Some("patient/Condition.read")
+    );
+    assert_eq!(
+        required(v1, "POST Observation").as_deref(),
+        Some("patient/Observation.write")
+    );
+    assert_eq!(
+        required(v1, "DELETE Observation/1").as_deref(),
+        Some("patient/Observation.write")
+    );
+    // v2 (or mixed) grants keep the letters.
+    let v2 = "patient/Observation.rs";
+    assert_eq!(
+        required(v2, "DELETE Observation/1").as_deref(),
+        Some("patient/Observation.d")
+    );
+    let mixed = "patient/Observation.read patient/Condition.rs";
+    assert_eq!(
+        required(mixed, "POST Observation").as_deref(),
+        Some("patient/Observation.c")
+    );
+}

@@ -11,7 +11,7 @@ use super::{
 use super::{MissingContextStatus, OperationRule, PatientHistory, UserAccess};
 use crate::context::AccessContext;
 use crate::request::{CompartmentRef, FhirRequest, Interaction, OperationLevel};
-use crate::scope::{Level, Permissions};
+use crate::scope::{Level, Permissions, Syntax};
 
 impl Authorizer {
     /// An authorizer with these settings.
@@ -134,13 +134,27 @@ pub(crate) fn narrowing(
 }
 
 /// A `scope` value for `WWW-Authenticate` naming what would have been needed.
+/// The scope that would grant `needed` on `ty`, in the syntax of the token's resource scopes:
+/// a client granted only v1 scopes is named the v1 scope it could ask for.
 fn needed_scope(permit: &Permit, ty: Option<ResourceType>, needed: Permissions) -> String {
     let level = [Level::Patient, Level::User, Level::System]
         .into_iter()
         .find(|l| permit.scopes.has_level(*l))
         .unwrap_or(Level::Patient);
     let ty = ty.map_or("*", |t| t.as_str());
-    format!("{level}/{ty}.{needed}")
+    let mut resource_scopes = permit.scopes.resource_scopes().peekable();
+    let v1 = resource_scopes.peek().is_some() && resource_scopes.all(|s| s.syntax() == Syntax::V1);
+    if !v1 {
+        return format!("{level}/{ty}.{needed}");
+    }
+    let read = Permissions::READ | Permissions::SEARCH;
+    let write = Permissions::CREATE | Permissions::UPDATE | Permissions::DELETE;
+    let suffix = match (needed.intersects(read), needed.intersects(write)) {
+        (true, false) => "read",
+        (false, true) => "write",
+        _ => "*",
+    };
+    format!("{level}/{ty}.{suffix}")
 }
 
 pub(crate) fn insufficient(
