@@ -10,6 +10,37 @@
 //! are: one also made for public health is accounted), disclosures to the individual, under an
 //! authorization, of a limited data set, before the compliance date, and suspended recipients
 //! ((a)(2); an oral request suspends for at most 30 days).
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use fhir_audit::disclosure::{account, AccountingPolicy, AccountingRequest};
+//! use fhir_audit::{AuditRecord, Disclosure, Event, Recipient};
+//!
+//! let when = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+//! let to_registry = AuditRecord::new(when, Event::Disclosure(Disclosure::new(
+//!     Recipient::new("State immunization registry").address("1 Capitol Way"),
+//!     "Immunization history",
+//! )))
+//! .patient("Patient/123") // the logical id or the relative reference
+//! .purpose("PUBHLTH");
+//! let to_doctor = AuditRecord::new(when, Event::Disclosure(Disclosure::new(
+//!     Recipient::new("Dr B"),
+//!     "Discharge summary",
+//! )))
+//! .patient("123")
+//! .purpose("TREAT"); // treatment: not accounted
+//!
+//! // The records come from the host's log (e.g. `MemoryStore::records`).
+//! let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+//! let report = account(
+//!     [&to_registry, &to_doctor],
+//!     &AccountingRequest::new("123", now), // the six years before `now`
+//!     &AccountingPolicy::default(),
+//! );
+//! assert_eq!(report.entries.len(), 1);
+//! assert_eq!(report.entries[0].recipient, "State immunization registry");
+//! assert!(report.to_text().contains("Purpose: public health activities (PUBHLTH)"));
+//! ```
 
 use std::collections::hash_map::{Entry, HashMap};
 use std::collections::BTreeSet;
