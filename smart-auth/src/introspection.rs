@@ -156,6 +156,31 @@ impl Introspector {
 /// Caches introspection answers: positive ones until the token's `exp` (and at most
 /// `max_ttl`), negative ones for `negative_ttl` seconds only.
 ///
+/// ```
+/// use std::sync::Arc;
+/// use smart_auth::introspection::{IntrospectionCache, Introspector};
+/// use smart_auth::{AccessContext, TokenError, UnixTime};
+///
+/// let introspector = Introspector::new("https://as.example", "https://fhir.example/r4");
+/// let cache = IntrospectionCache::new(10_000, 300, 5);
+/// // The host's call to the introspection endpoint (a POST of `request_body(token, ..)`).
+/// let post = |_token: &str| br#"{"active":true,"scope":"patient/*.rs","client_id":"app",
+///                                "exp":1700000300,"patient":"123"}"#.to_vec();
+///
+/// let context = |token: &str, now: UnixTime| -> Result<Arc<AccessContext>, TokenError> {
+///     if let Some(answer) = cache.get(token, now) {
+///         return answer;
+///     }
+///     let answer = introspector.parse_response(&post(token), now).map(Arc::new);
+///     cache.record(token, &answer, now);
+///     answer
+/// };
+/// let now = UnixTime::from_secs(1_700_000_000);
+/// assert_eq!(context("opaque-1", now)?.launch().patient, Some("123"));
+/// assert!(cache.get("opaque-1", now.plus(10)).is_some()); // no second POST
+/// # Ok::<(), TokenError>(())
+/// ```
+///
 /// A context recorded from [`Introspector::parse_constrained_response`] keeps its `cnf`: a
 /// cache hit is not a new presentation check, so check the confirmation against each request's
 /// proof (and refuse it as `Bearer`) as for a fresh answer.

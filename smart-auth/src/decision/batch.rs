@@ -36,6 +36,33 @@ impl Authorizer {
     /// Decides a Bundle posted to the base. The Bundle must be `batch` or `transaction` and
     /// hold at most [`MAX_BUNDLE_ENTRIES`] entries, each with a `request` (else 400). For a
     /// transaction, any refused entry refuses the whole Bundle before anything is written.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use smart_auth::decision::{Authorizer, BundleKind};
+    /// use smart_auth::testing::policy::{context, resource};
+    ///
+    /// let ctx = context("patient/Patient.r patient/Observation.rs", Some("123"), None);
+    /// let fhir_types::Resource::Bundle(batch) = resource(r#"{"resourceType":"Bundle","type":"batch","entry":[
+    ///     {"request":{"method":"GET","url":"Observation?code=8867-4"}},
+    ///     {"request":{"method":"GET","url":"Patient/456"}},
+    ///     {"request":{"method":"DELETE","url":"Observation/1"}}]}"#) else { unreachable!() };
+    /// let decided = Authorizer::default().decide_bundle(&ctx, &batch).expect("a valid batch");
+    /// assert_eq!(decided.kind, BundleKind::Batch);
+    /// let answers: Vec<_> = decided.entries.iter().map(|d| match d.denial() {
+    ///     None => 200,
+    ///     Some(denial) => denial.status().as_u16(),
+    /// }).collect();
+    /// // Run narrowed; another patient's record reads as missing; no `d` was granted.
+    /// assert_eq!(answers, [200, 404, 403]);
+    ///
+    /// // The same entries as a transaction: refused whole, before anything is written.
+    /// let fhir_types::Resource::Bundle(tx) = resource(r#"{"resourceType":"Bundle","type":"transaction","entry":[
+    ///     {"request":{"method":"GET","url":"Observation?code=8867-4"}},
+    ///     {"request":{"method":"DELETE","url":"Observation/1"}}]}"#) else { unreachable!() };
+    /// assert_eq!(Authorizer::default().decide_bundle(&ctx, &tx).unwrap_err().status(), 403);
+    /// # }
+    /// ```
     pub fn decide_bundle(
         &self,
         ctx: &AccessContext,
