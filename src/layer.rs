@@ -101,14 +101,15 @@ where
                         "body_too_large",
                         "The request body is too large",
                     );
-                    return Ok(rejection.to_response().map(R::from));
+                    // Audited like every refusal, naming the caller if its credential is valid.
+                    let now = (layer.clock)();
+                    let rejected = layer.facade.refused(&parts, rejection, UnixTime::from(now));
+                    (layer.audit)(rejected.audit_record(now, &parts, &[], &info));
+                    return Ok(rejected.to_response().map(R::from));
                 }
             };
             let now = (layer.clock)();
-            let decided =
-                layer
-                    .facade
-                    .authorize(&parts, &bytes, UnixTime::from_secs(now.timestamp()));
+            let decided = layer.facade.authorize(&parts, &bytes, UnixTime::from(now));
             let authorized: Authorized = match decided {
                 Ok(a) => a,
                 Err(rejected) => {
