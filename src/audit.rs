@@ -26,6 +26,18 @@ pub struct RequestInfo {
     pub correlation_id: Option<String>,
 }
 
+/// What the host returned or changed, and whose data it was: the `resources` and `patients`
+/// of [`Authorized::audit_record`]. Behind the `tower` layer, the service puts it in its
+/// response's extensions for the layer's audit record (a `system/` or `user/` token has no
+/// launch patient to fall back on).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFacts {
+    /// `(type, id)` of each resource returned or changed.
+    pub resources: Vec<(String, String)>,
+    /// Logical ids of the patients whose data they were.
+    pub patients: Vec<String>,
+}
+
 fn interaction(req: Option<&FhirRequest>, is_transaction: bool) -> (Interaction, Option<String>) {
     let Some(req) = req else {
         return (Interaction::Operation, None);

@@ -5,7 +5,9 @@
 //! the request, and either answers with the rejection or passes the request on with the
 //! [`Authorized`] value in its extensions. The inner service must read the narrowing and check
 //! its results from that value; the layer records one audit record per request with the status
-//! the inner service answered.
+//! the inner service answered. Put an [`AuditFacts`] in the response's extensions to name what
+//! was returned and whose data it was, and a [`RequestInfo`] in the request's (from an outer
+//! layer that knows the peer address and the request id) to record those.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +20,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use smart_auth::UnixTime;
 use tower::{Layer, Service};
 
-use crate::audit::RequestInfo;
+use crate::audit::{AuditFacts, RequestInfo};
 use crate::{Authorized, Rejection, SecureFhir};
 
 /// The current time, supplied by the host (the library reads no clock).
@@ -91,7 +93,11 @@ where
         Box::pin(async move {
             let (parts, body) = req.into_parts();
             let limit = layer.facade.limits().max_body_bytes;
-            let info = RequestInfo::default();
+            let info = parts
+                .extensions
+                .get::<RequestInfo>()
+                .cloned()
+                .unwrap_or_default();
             let bytes = match Limited::new(body, limit).collect().await {
                 Ok(c) => c.to_bytes(),
                 Err(_) => {
@@ -121,14 +127,15 @@ where
             let mut req = http::Request::from_parts(parts, Full::new(bytes.clone()));
             req.extensions_mut().insert(authorized.clone());
             let response = inner.call(req).await?;
+            let facts = response.extensions().get::<AuditFacts>();
             let record = authorized.audit_record(
                 (layer.clock)(),
                 &audit_parts,
                 &bytes,
                 &info,
                 response.status(),
-                &[],
-                &[],
+                facts.map_or(&[], |f| &f.resources),
+                facts.map_or(&[], |f| &f.patients),
             );
             (layer.audit)(record);
             Ok(response)

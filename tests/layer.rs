@@ -141,3 +141,45 @@ async fn a_body_over_the_limit_is_refused_and_audited_naming_the_caller() {
         "naming the caller"
     );
 }
+
+#[tokio::test]
+async fn the_service_tells_the_layer_what_it_returned_for_the_audit_record() {
+    use secure_fhir::audit::{AuditFacts, RequestInfo};
+    let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
+    let (layer, records) = recording_layer(SecureFhir::new(
+        issuer.validator(),
+        DecisionPolicy::default(),
+        "/fhir",
+    ));
+    let service = layer.layer(service_fn(|_req: Request<Full<Bytes>>| async {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"{}")));
+        response.extensions_mut().insert(AuditFacts {
+            resources: vec![("Observation".into(), "o-1".into())],
+            patients: vec!["5".into()],
+        });
+        Ok::<_, Infallible>(response)
+    }));
+    let mut req = request(
+        &issuer,
+        http::Method::GET,
+        "/fhir/Observation/o-1",
+        "system/Observation.rs",
+        Vec::new(),
+    );
+    // An outer layer of the host's knows the peer and the request id.
+    req.extensions_mut().insert(RequestInfo {
+        peer: Some("10.0.0.7".into()),
+        correlation_id: Some("req-9".into()),
+    });
+    let ok = service.oneshot(req).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let records = records.lock().unwrap();
+    let record = &records[0];
+    assert_eq!(record.patients, ["5"]);
+    assert_eq!(record.resources[0].reference(), "Observation/o-1");
+    assert_eq!(record.correlation_id.as_deref(), Some("req-9"));
+    assert_eq!(
+        record.client.as_ref().and_then(|c| c.address.as_deref()),
+        Some("10.0.0.7")
+    );
+}
