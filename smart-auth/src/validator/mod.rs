@@ -450,6 +450,11 @@ impl Validator {
     /// response body, `cache_control` its `Cache-Control` header, whose `max-age` (clamped)
     /// sets the set's lifetime. A malformed document leaves the old set in place (see
     /// [`KeyCache::complete_refresh`]).
+    ///
+    /// Keys the import filter refuses (RSA under 2048 bits, `use: enc`, private or symmetric
+    /// keys, ...) are left out of a set that is otherwise installed: tokens signed with them
+    /// fail as `unknown_key`. Log what [`JwkSet::rejected`] lists after each refresh
+    /// (`key_cache(issuer)` → [`KeyCache::current`]) to see why.
     pub fn complete_refresh(
         &self,
         fetch: KeyFetch,
