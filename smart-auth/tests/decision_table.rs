@@ -579,6 +579,89 @@ fn missing_modifier_names_no_patient() {
     assert_eq!(malformed.unwrap().reason, Some("unsupported_parameter"));
 }
 
+/// Under `patient/` scopes a value is compared with the launch patient only when it is a
+/// reference or an id; what it is depends on the modifier (FHIR R4 search.html). A value of
+/// `:identifier` (a token on `Reference.identifier`) was read as a patient id, so
+/// `subject:identifier=456` was refused as naming another patient although it names none: it
+/// is narrowed to the compartment like any criterion. A modifier FHIR does not define for a
+/// reference parameter is a malformed search, not a guess.
+#[test]
+fn reference_modifiers_compare_only_references_with_the_patient() {
+    let a = Authorizer::default();
+    let obs = "patient/Observation.rs";
+    let pat = "patient/Patient.rs";
+    let rows = [
+        // No modifier, a type, `:above` or `:below`: a reference or an id, compared.
+        (obs, "subject=456", Forbidden),
+        (obs, "subject=123", Narrow),
+        (obs, "subject:Patient=456", Forbidden),
+        (obs, "subject:Patient=Patient/456", Forbidden),
+        (obs, "subject:Patient=123", Narrow),
+        (obs, "subject:Group=456", Narrow),
+        (obs, "subject:below=Patient/456", Forbidden),
+        (obs, "subject:above=456", Forbidden),
+        (obs, "subject:below=Patient/123", Narrow),
+        // `:identifier`: a token, with or without a system; never an id.
+        (obs, "subject:identifier=456", Narrow),
+        (obs, "subject:identifier=123", Narrow),
+        (obs, "subject:identifier=|456", Narrow),
+        (
+            obs,
+            "subject:identifier=http://hospital.example/mrn|456",
+            Narrow,
+        ),
+        (obs, "patient:identifier=456,789", Narrow),
+        (obs, "performer:identifier=456", Narrow),
+        // `:text` (R5: `Reference.display`): text, never an id.
+        (obs, "subject:text=456", Narrow),
+        (obs, "subject:text=Patient/456", Narrow),
+        // `:missing`: a boolean.
+        (obs, "subject:missing=true", Narrow),
+        // Not defined for reference parameters (`:not` is a token modifier), or not a type
+        // (types are case-sensitive): refused whatever the value.
+        (obs, "subject:not=Patient/456", BadRequest),
+        (obs, "subject:not=Patient/123", BadRequest),
+        (obs, "subject:exact=456", BadRequest),
+        (obs, "subject:in=http://example.org/vs", BadRequest),
+        (obs, "subject:patient=123", BadRequest),
+        (obs, "performer:not=Practitioner/9", BadRequest),
+        // `Patient?_id` is a token: `:not` excludes an id, `:in` and `:not-in` name a value
+        // set, `:text` and `:of-type` match text or a typed identifier; none searches for it.
+        (pat, "_id=456", Forbidden),
+        (pat, "_id:above=456", Forbidden),
+        (pat, "_id:not=456", Narrow),
+        (pat, "_id:not=123", Narrow),
+        (pat, "_id:in=http://example.org/vs", Narrow),
+        (pat, "_id:not-in=http://example.org/vs", Narrow),
+        (pat, "_id:text=456", Narrow),
+        (pat, "_id:of-type=http://example.org|MR|456", Narrow),
+    ];
+    let cases: Vec<Case> = rows
+        .iter()
+        .map(|(scopes, query, expect)| {
+            let ty = scopes
+                .trim_start_matches("patient/")
+                .trim_end_matches(".rs");
+            p(scopes, &format!("GET {ty}?{query}"), *expect)
+        })
+        .chain([
+            p(
+                "patient/*.rs",
+                "GET ?_type=Observation,Condition&subject:identifier=456",
+                Narrow,
+            ),
+            p(
+                "patient/*.rs",
+                "GET ?_type=Observation,Condition&subject:not=Patient/456",
+                BadRequest,
+            ),
+        ])
+        .collect();
+    assert_table(&a, &cases);
+    let undefined = p(obs, "GET Observation?subject:not=Patient/456", BadRequest).run(&a);
+    assert_eq!(undefined.unwrap().reason, Some("unsupported_parameter"));
+}
+
 #[test]
 fn system_search_chains_need_search_on_traversed_types() {
     // A chain in a type-less search (`_type=`) evaluates criteria on the traversed type just

@@ -42,7 +42,8 @@ pub enum DenialReason {
     ChainNotGranted,
     /// An include of a type the token may not read (with the refuse-includes policy).
     IncludeNotGranted,
-    /// An unknown or unsupported search parameter (`_filter`, `_query`, `_contained`, ...).
+    /// An unknown or unsupported search parameter (`_filter`, `_query`, `_contained`, ...), or
+    /// a modifier FHIR does not define for the parameter's type (`subject:not`).
     UnsupportedParameter,
     /// Too many includes or too deep iteration.
     TooManyIncludes,

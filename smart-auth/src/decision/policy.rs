@@ -11,6 +11,17 @@ use fhir_types::ResourceType;
 use crate::context::AccessContext;
 
 /// What to answer for a search that names another patient (smart.md §9).
+///
+/// A search names a patient through a value that is an id or a reference: `patient=Q`,
+/// `subject=Patient/Q`, `subject:Patient=Q`, `subject:below=Q`, `Patient?_id=Q`, a compartment
+/// `Patient/Q/...`. A value of another kind names none, whatever it looks like, and the search
+/// is narrowed to the compartment like any criterion: `:missing` (a boolean), `:identifier` (a
+/// token on `Reference.identifier`, with or without a system), `:text` (text), another type
+/// (`subject:Group=Q`), and on `Patient?_id` the token modifiers `:not`, `:in`, `:not-in`,
+/// `:text`, `:of-type`. A modifier FHIR does not define for a reference parameter (`:not`,
+/// `:exact`, a mis-cased type) is refused as [`DenialReason::UnsupportedParameter`].
+///
+/// [`DenialReason::UnsupportedParameter`]: crate::decision::DenialReason::UnsupportedParameter
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OtherPatientSearch {
     /// 403 for every value, existing or not (default).

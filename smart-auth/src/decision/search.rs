@@ -182,36 +182,58 @@ fn known(ty: ResourceType, p: &SearchParam) -> bool {
     COMMON_PARAMS.contains(&p.code()) || search_param(ty, p.code()).is_some()
 }
 
-/// Whether a parameter names a patient other than the reachable ones: `Patient?_id=Q`, or a
-/// reference parameter that may point at a Patient with `Patient/Q`, `<base>/Patient/Q` or a bare
-/// `Q` (also versioned; comma-separated alternatives each count).
-/// `def` is the parameter's definition on `ty`, looked up once by the caller.
-fn names_other_patient(
-    permit: &Permit,
+/// Whether a parameter's value may name a patient, by its modifier (FHIR R4 search.html): only
+/// ids and references do (no modifier, `:Patient`, `:above`, `:below`). A boolean
+/// (`:missing`), a token (`:identifier`), text (`:text`) or a negation (`Patient?_id:not`)
+/// names no patient to search for: the narrowing confines what it matches like any criterion.
+/// A modifier FHIR does not define for a reference parameter is refused: what the host would
+/// make of it is unknown.
+fn may_name_patient(
     ty: ResourceType,
     p: &SearchParam,
     def: Option<&SearchParamDef>,
-) -> bool {
-    let code = p.code();
-    if ty == ResourceType::Patient && code == "_id" {
+) -> Result<bool, Denial> {
+    let unsupported = || Denial::bad_request(DenialReason::UnsupportedParameter);
+    if p.is_chained() {
+        return Ok(false);
+    }
+    let modifier = p.modifier();
+    if modifier == Some("missing") {
+        return match p.value.as_str() {
+            "true" | "false" => Ok(false),
+            _ => Err(unsupported()),
+        };
+    }
+    if ty == ResourceType::Patient && p.code() == "_id" {
+        // A token: these modifiers exclude an id or match something other than one.
+        return Ok(!matches!(
+            modifier,
+            Some("not" | "in" | "not-in" | "text" | "of-type")
+        ));
+    }
+    let Some(def) = def.filter(|d| d.param_type == SearchParamType::Reference) else {
+        return Ok(false);
+    };
+    match modifier {
+        None | Some("above" | "below") => Ok(def.may_reference(ResourceType::Patient)),
+        Some("identifier" | "text") => Ok(false),
+        Some(m) => match m.parse::<ResourceType>() {
+            // `subject:Group=1` names no patient.
+            Ok(t) => Ok(t == ResourceType::Patient && def.may_reference(t)),
+            Err(_) => Err(unsupported()),
+        },
+    }
+}
+
+/// Whether a value that may name a patient names one other than the reachable ones:
+/// `Patient?_id=Q`, or `Patient/Q`, `<base>/Patient/Q` or a bare `Q` (also versioned;
+/// comma-separated alternatives each count).
+fn names_other_patient(permit: &Permit, ty: ResourceType, p: &SearchParam) -> bool {
+    if ty == ResourceType::Patient && p.code() == "_id" {
         return p
             .value
             .split(',')
             .any(|id| naming_other(permit, ResourceType::Patient, id));
-    }
-    if p.is_chained() {
-        return false;
-    }
-    let Some(def) = def else {
-        return false;
-    };
-    if !def.may_reference(ResourceType::Patient) {
-        return false;
-    }
-    let type_modifier = p.links[0].modifier.as_deref();
-    if type_modifier.is_some_and(|m| m != "Patient" && m.parse::<ResourceType>().is_ok()) {
-        // `subject:Group=1`: names no patient.
-        return false;
     }
     p.value.split(',').any(|v| {
         let v = v.split("/_history/").next().unwrap_or(v);
@@ -233,24 +255,11 @@ pub(super) fn check_params(permit: &Permit, ty: ResourceType, query: &Query) -> 
         if REFUSED_PARAMS.contains(&code) || (def.is_none() && !COMMON_PARAMS.contains(&code)) {
             return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
         }
-        if is_missing(p) {
-            // `true` or `false`, never a reference: it names no patient, and the narrowing
-            // confines what it matches like any criterion on the resource's own elements.
-            if !matches!(p.value.as_str(), "true" | "false") {
-                return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
-            }
-            continue;
-        }
-        if names_other_patient(permit, ty, p, def) {
+        if may_name_patient(ty, p, def)? && names_other_patient(permit, ty, p) {
             return Err(other_patient(permit));
         }
     }
     Ok(())
-}
-
-/// Whether the parameter is `<code>:missing` (FHIR R4 search.html, modifiers).
-fn is_missing(p: &SearchParam) -> bool {
-    !p.is_chained() && p.modifier() == Some("missing")
 }
 
 /// The types a reference parameter may point at.
