@@ -20,7 +20,9 @@ use crate::guard::Rejected;
 /// correlation id the host assigned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestInfo {
-    /// The network peer (IP address), when known.
+    /// The network peer (IP address), when known. BALP requires it: a rendered AuditEvent
+    /// claims a BALP profile only with the client's address (and
+    /// [`RenderConfig::server_address`](fhir_audit::render::RenderConfig::server_address)).
     pub peer: Option<String>,
     /// The request's correlation id (e.g. `X-Request-Id`).
     pub correlation_id: Option<String>,
