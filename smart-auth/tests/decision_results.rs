@@ -99,7 +99,7 @@ fn reads_check_the_stored_resource() {
     let mut shared = DecisionPolicy::default();
     shared.shared_types = vec![fhir_types::ResourceType::Practitioner];
     assert_table(
-        &Authorizer::new(shared),
+        &Authorizer::new(shared.clone()),
         &[
             p("patient/Practitioner.r", "GET Practitioner/dr")
                 .stored(PRACT)
@@ -108,8 +108,32 @@ fn reads_check_the_stored_resource() {
                 .stored(PRACT)
                 .body(PRACT)
                 .expect(Forbidden),
+            // Searching a shared type is as open as reading it: not narrowed to a compartment
+            // the type cannot be in (which answered every search empty).
+            p("patient/Practitioner.rs", "GET Practitioner?name=x").expect(Allow),
+            p("patient/Practitioner.s", "GET Practitioner").expect(Allow),
+            // Types that are not shared stay narrowed.
+            p("patient/Observation.rs", "GET Observation?code=x").expect(Narrow),
         ],
     );
+    let ctx = context(
+        "patient/Observation.rs patient/Practitioner.rs patient/Organization.rs",
+        Some("123"),
+        None,
+    );
+    let decision = Authorizer::new(shared).decide(
+        &ctx,
+        &request("GET Observation?_include=Observation:performer"),
+    );
+    let permit = decision.permit().expect("allowed");
+    assert!(permit
+        .narrowing_for(fhir_types::ResourceType::Practitioner)
+        .is_none());
+    // Organization is not shared here: nothing of it is visible under patient/ scopes.
+    let org = permit
+        .narrowing_for(fhir_types::ResourceType::Organization)
+        .expect("narrowed");
+    assert!(org.alternatives().iter().all(|a| a.compartment().is_some()));
 }
 
 #[test]

@@ -106,9 +106,17 @@ pub(crate) fn narrowing(
     needed: Permissions,
 ) -> Option<Narrowing> {
     let mut alternatives: Vec<Alternative> = Vec::new();
+    let writes = Permissions::CREATE | Permissions::UPDATE | Permissions::DELETE;
     for (scope, reach) in permit.granting(ty, needed) {
         let compartment = match reach {
             Reach::All => None,
+            // A shared type is read whole under a `patient/` grant (as `Permit::allows` has
+            // it), not narrowed to a compartment it cannot be in.
+            Reach::Compartment(cty, _)
+                if !needed.intersects(writes) && permit.is_shared(*cty, ty) =>
+            {
+                None
+            }
             Reach::Compartment(cty, id) => Some(CompartmentRef {
                 resource_type: *cty,
                 id: id.clone(),

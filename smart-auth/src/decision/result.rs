@@ -50,15 +50,19 @@ impl Permit {
                 {
                     return true;
                 }
-                // Shared (non-compartment) types are readable under `patient/` scopes when the
-                // host lists them; never writable.
-                let rt = resource.resource_type();
-                !write
-                    && *ty == ResourceType::Patient
-                    && self.policy.shared_types.contains(&rt)
-                    && !fhir_types::compartment::members(CompartmentType::Patient).contains(&rt)
+                !write && self.is_shared(*ty, resource.resource_type())
             }
         }
+    }
+
+    /// Whether `ty` is a shared (non-compartment) type that a grant confined to the compartment
+    /// type `compartment` reads whole: the host lists it in
+    /// [`DecisionPolicy::shared_types`](super::DecisionPolicy::shared_types), only for `patient/`
+    /// grants, and never for writes (the caller checks that).
+    pub(super) fn is_shared(&self, compartment: ResourceType, ty: ResourceType) -> bool {
+        compartment == ResourceType::Patient
+            && self.policy.shared_types.contains(&ty)
+            && !fhir_types::compartment::members(CompartmentType::Patient).contains(&ty)
     }
 
     /// Whether `resource` is visible under a scope granting one of `needed` on its type: the
