@@ -145,3 +145,44 @@ fn the_capability_statement_lists_what_is_evaluated_and_nothing_else() {
     assert_eq!(of("Observation")["conditionalUpdate"], true);
     assert_eq!(of("AuditEvent")["conditionalUpdate"], false);
 }
+
+#[test]
+fn every_audit_event_search_the_capability_statement_lists_is_answered() {
+    let s = Server::start(&[]);
+    let r = server_support::raw_request(&s.addr, "GET", "/fhir/metadata", &[], None);
+    let cs = r.json();
+    let audit = cs["rest"][0]["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "AuditEvent")
+        .unwrap()
+        .clone();
+    let listed = |key: &str| audit[key].as_array().unwrap().clone();
+    let mut queries: Vec<String> = listed("searchParam")
+        .iter()
+        .map(|p| {
+            let value = match p["type"].as_str().unwrap() {
+                "date" => "ge2020-01-01",
+                "reference" => "Patient/example",
+                _ => "example",
+            };
+            format!("/AuditEvent?{}={value}", p["name"].as_str().unwrap())
+        })
+        .collect();
+    queries.extend(
+        listed("searchInclude")
+            .iter()
+            .map(|i| format!("/AuditEvent?_include={}", i.as_str().unwrap())),
+    );
+    let interactions = listed("interaction");
+    if interactions.iter().any(|i| i["code"] == "history-type") {
+        queries.push("/AuditEvent/_history".to_owned());
+    }
+    assert!(queries.len() >= 8, "{queries:?}");
+    let t = s.patient_token("patient/*.rs");
+    for q in &queries {
+        let r = s.get(q, &t);
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+    }
+}

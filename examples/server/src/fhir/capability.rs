@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use crate::store::audit::{self, AUDIT_EVENT};
 use crate::store::params;
 
 fn param_type(kind: params::Kind) -> &'static str {
@@ -24,20 +25,23 @@ pub fn statement(base: &str, smart: &Value) -> Value {
         .map(|t| {
             let read_only = crate::fhir::rest::APPEND_ONLY.contains(&t);
             let interactions: &[&str] = if read_only {
-                &["read", "vread", "history-instance", "search-type"]
+                &["read", "vread", "history-instance", "history-type", "search-type"]
             } else {
                 &["read", "vread", "update", "patch", "delete", "history-instance",
                   "history-type", "create", "search-type"]
             };
+            // AuditEvents are searched in the audit trail's view, by fewer parameters.
+            let searched = params::params(t)
+                .iter()
+                .filter(|p| t != AUDIT_EVENT || audit::searches_by(p.code));
             let mut search: Vec<Value> = vec![
                 json!({"name": "_id", "type": "token"}),
                 json!({"name": "_lastUpdated", "type": "date"}),
             ];
-            search.extend(params::params(t).iter().map(|p| {
+            search.extend(searched.clone().map(|p| {
                 json!({"name": p.code, "type": param_type(p.kind)})
             }));
-            let includes: Vec<String> = params::params(t)
-                .iter()
+            let includes: Vec<String> = searched
                 .filter(|p| p.kind == params::Kind::Reference)
                 .map(|p| format!("{t}:{}", p.code))
                 .collect();

@@ -105,11 +105,17 @@ pub fn supports_search(clauses: &[Clause], includes: &[crate::fhir::search::Incl
     clauses.iter().all(supports) && includes.iter().all(|i| REFERENCE_PARAMS.contains(&i.code))
 }
 
+/// Whether AuditEvents are searched by parameter `code` (besides `_id` and `_lastUpdated`,
+/// which every type has): what the CapabilityStatement lists for them.
+pub fn searches_by(code: &str) -> bool {
+    code == "date" || REFERENCE_PARAMS.contains(&code)
+}
+
 /// Whether the view can evaluate `clause`.
 fn supports(clause: &Clause) -> bool {
     match clause {
         Clause::Id(_) | Clause::LastUpdated(_) => true,
-        Clause::Param { code, .. } => *code == "date" || REFERENCE_PARAMS.contains(code),
+        Clause::Param { code, .. } => searches_by(code),
         Clause::InCompartment { ctype, .. } => ctype == "Patient",
         Clause::AnyOf(groups) => groups.iter().flatten().all(supports),
     }
