@@ -13,6 +13,7 @@ fn param_type(kind: params::Kind) -> &'static str {
         params::Kind::Text => "string",
         params::Kind::Number => "number",
         params::Kind::Quantity => "quantity",
+        params::Kind::Uri => "uri",
     }
 }
 

@@ -258,6 +258,18 @@ fn value_match(
                 exact,
             })
         }
+        Kind::Uri => {
+            let below = match modifier {
+                None => false,
+                Some("below") => true,
+                // `:above` (the stored uri a prefix of the value) is not evaluated.
+                Some(_) => return Err(unsupported),
+            };
+            Ok(Match::Uri {
+                value: v.to_owned(),
+                below,
+            })
+        }
         Kind::Reference => {
             // `patient` parameters only ever target Patient.
             let implied = (code == "patient").then_some("Patient");

@@ -196,6 +196,11 @@ fn index_value(
             }
             _ => {}
         },
+        Kind::Uri => {
+            if let Value::String(s) = v {
+                out.push(row("", s, None, None));
+            }
+        }
         Kind::Number => {
             if let Some(text) = number_text(v) {
                 out.push(IndexRow {

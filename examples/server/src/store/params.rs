@@ -1,8 +1,8 @@
 //! The search parameters this server indexes, derived from R4's SearchParameter definitions
 //! (`fhir_types::search`, generated from the specification): for each resource type, every
 //! parameter whose type the store can evaluate (token, reference, date, string, number,
-//! quantity) and whose expression `fhir-types` maps exactly to elements. Any other parameter
-//! (uri, composite, special, or an expression with a filter such as
+//! quantity, uri) and whose expression `fhir-types` maps exactly to elements. Any other parameter
+//! (composite, special, or an expression with a filter such as
 //! `telecom.where(system='phone')`) is
 //! not in the table, so a search naming it is refused with a 400 instead of being ignored (an
 //! ignored filter would return more than was asked for).
@@ -28,6 +28,8 @@ pub enum Kind {
     Number,
     /// A decimal's implicit range with the unit's `system|code` from Quantity.
     Quantity,
+    /// The exact text of uri, url and canonical values.
+    Uri,
 }
 
 /// One search parameter of one resource type.
@@ -67,6 +69,7 @@ fn choice_types(kind: Kind) -> &'static [&'static str] {
         Kind::Text => &["String", "Markdown"],
         Kind::Number => &["Decimal", "Integer", "PositiveInt", "UnsignedInt"],
         Kind::Quantity => &["Quantity", "Age", "Duration", "Distance", "Count"],
+        Kind::Uri => &["Uri", "Url", "Canonical"],
     }
 }
 
@@ -78,6 +81,7 @@ fn kind_of(t: SearchParamType) -> Option<Kind> {
         SearchParamType::String => Some(Kind::Text),
         SearchParamType::Number => Some(Kind::Number),
         SearchParamType::Quantity => Some(Kind::Quantity),
+        SearchParamType::Uri => Some(Kind::Uri),
         _ => None,
     }
 }

@@ -55,6 +55,13 @@ pub enum Match {
         /// Range end (ms, exclusive).
         hi: i64,
     },
+    /// Uri: the exact text, or (`below`) every uri it is a prefix of.
+    Uri {
+        /// The uri searched for.
+        value: String,
+        /// `:below`: the stored uri starts with `value`.
+        below: bool,
+    },
     /// Number or quantity comparison against the implicit range of `value`.
     Number {
         /// The comparison.
@@ -244,6 +251,14 @@ pub(super) fn any(ors: Vec<String>) -> String {
     }
 }
 
+/// `value` with LIKE's wildcards (and the escape character) escaped by `\\`.
+fn like_escaped(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 pub(super) fn bind(args: &mut Vec<Sql>, v: Sql) -> String {
     args.push(v);
     format!("?{}", args.len())
@@ -314,19 +329,31 @@ fn value_sql(kind: Kind, m: &Match, args: &mut Vec<Sql>) -> String {
             }
             format!("({})", conds.join(" AND "))
         }
-        (Kind::Text, Match::Text { value, exact }) => {
-            if *exact {
-                format!("s.value = {}", bind(args, Sql::Text(value.clone())))
-            } else {
-                let escaped = value
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                format!(
-                    "s.value LIKE {} ESCAPE '\\'",
-                    bind(args, Sql::Text(format!("{escaped}%")))
-                )
-            }
+        (
+            Kind::Text,
+            Match::Text {
+                value,
+                exact: false,
+            },
+        ) => format!(
+            "s.value LIKE {} ESCAPE '\\'",
+            bind(args, Sql::Text(format!("{}%", like_escaped(value))))
+        ),
+        // Uris compare case-sensitively, which LIKE does not: the prefix is cut and compared.
+        (Kind::Uri, Match::Uri { value, below: true }) => format!(
+            "substr(s.value, 1, {}) = {}",
+            value.chars().count(),
+            bind(args, Sql::Text(value.clone()))
+        ),
+        (Kind::Text, Match::Text { value, exact: true })
+        | (
+            Kind::Uri,
+            Match::Uri {
+                value,
+                below: false,
+            },
+        ) => {
+            format!("s.value = {}", bind(args, Sql::Text(value.clone())))
         }
         _ => "0".into(),
     }

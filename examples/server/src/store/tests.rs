@@ -514,3 +514,51 @@ fn number_and_quantity_search_compare_implicit_ranges() {
     assert!(found(&store, "RiskAssessment", "probability=0.25||x").is_err());
     assert!(q("value-quantity:missing=true").is_err());
 }
+
+#[test]
+fn uri_search_compares_exact_text_and_prefixes_case_sensitively() {
+    let store = Store::open(None, BASE).unwrap();
+    let vs = |url: &str| {
+        crate::fhir::json::parse_str(&format!(
+            r#"{{"resourceType": "ValueSet", "status": "active", "url": "{url}"}}"#
+        ))
+        .unwrap()
+    };
+    store
+        .transaction(|tx| -> Result<()> {
+            tx.put(
+                "ValueSet",
+                "a",
+                vs("http://acme.org/fhir/ValueSet/a"),
+                now(),
+            )?;
+            tx.put(
+                "ValueSet",
+                "b",
+                vs("http://acme.org/fhir/ValueSet/b_1"),
+                now(),
+            )?;
+            tx.put(
+                "ValueSet",
+                "c",
+                vs("http://ACME.org/fhir/ValueSet/a"),
+                now(),
+            )?;
+            tx.put("ValueSet", "d", vs("http://other.org/ValueSet/a%"), now())?;
+            Ok(())
+        })
+        .unwrap();
+    let q = |query: &str| found(&store, "ValueSet", query);
+    let ok = |ids: &[&str]| Ok(ids.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(q("url=http://acme.org/fhir/ValueSet/a"), ok(&["a"]));
+    assert_eq!(q("url=http://acme.org/fhir/ValueSet"), ok(&[]));
+    assert_eq!(q("url:below=http://acme.org/fhir/"), ok(&["a", "b"]));
+    // LIKE's wildcards and case folding do not apply.
+    assert_eq!(q("url:below=http://acme.org/fhir/ValueSet/b_"), ok(&["b"]));
+    assert_eq!(q("url:below=http://acme.org/fhir/ValueSet/_"), ok(&[]));
+    assert_eq!(q("url:below=http://other.org/ValueSet/a%"), ok(&["d"]));
+    assert_eq!(q("url:below=http://other.org/ValueSet/%"), ok(&[]));
+    // Modifiers the store does not evaluate are refused, not ignored.
+    assert!(q("url:above=http://acme.org/fhir/ValueSet/a/x").is_err());
+    assert!(q("url:missing=true").is_err());
+}
