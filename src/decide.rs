@@ -19,7 +19,10 @@ pub fn request_rejection(e: RequestError) -> Rejection {
             "This interaction is not supported here",
         ),
         StatusCode::URI_TOO_LONG => (IssueCode::TooLong, "The request URI is too long"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (IssueCode::NotSupported, "Unsupported Content-Type"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            IssueCode::NotSupported,
+            "Send the body as application/fhir+json (a JSON Patch as application/json-patch+json)",
+        ),
         _ => (
             IssueCode::Invalid,
             "The request is not a valid FHIR request",

@@ -91,7 +91,7 @@ impl Limits {
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     IssueCode::NotSupported,
                     "unsupported_media_type",
-                    "Unsupported Content-Type",
+                    "Send the body as application/fhir+json (a JSON Patch as application/json-patch+json)",
                 ))
             }
         };

@@ -259,7 +259,7 @@ fn parse_body(parts: &http::request::Parts, route: &Route, bytes: &[u8]) -> Resu
     let unsupported = Fail::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         IssueCode::NotSupported,
-        "Unsupported Content-Type",
+        "Send the body as application/fhir+json (a JSON Patch as application/json-patch+json)",
     );
     let json = || -> Result<Value, Fail> { crate::fhir::model::parse_json(bytes) };
     match (m, route, media.as_str()) {

@@ -323,6 +323,31 @@ fn limits_and_media_types() {
         Some(b"<x/>"),
     );
     assert_eq!(r.status, 415);
+    // `curl -d` sends application/x-www-form-urlencoded unless told otherwise: the answer says
+    // which type to send (a fixed text, nothing of the request echoed).
+    let observation = br#"{"resourceType":"Observation","status":"final","code":{"text":"x"}}"#;
+    for (method, path, sent) in [
+        ("POST", "/Observation", "application/x-www-form-urlencoded"),
+        ("POST", "/Observation", "application/xml"),
+        ("PATCH", "/Observation/example", "application/fhir+json"),
+    ] {
+        let r = s.request(
+            method,
+            path,
+            Some(&t),
+            &[("Content-Type", sent)],
+            Some(observation),
+        );
+        assert_eq!(r.status, 415, "{method} {sent}");
+        let outcome = r.json();
+        let text = outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(text.contains("application/fhir+json"), "{text}");
+        assert!(text.contains("application/json-patch+json"), "{text}");
+        assert!(!r.text().contains("urlencoded") && !r.text().contains("xml"));
+    }
     let deep = "[".repeat(100) + &"]".repeat(100);
     let r = s.request(
         "POST",
