@@ -356,6 +356,50 @@ async fn dev_token_script_gets_a_token_with_curl() {
         }
     }
     assert_eq!(read(None, "example").await, "401");
+    // A write, as docs/authz-dev-server.md shows it: a registered client whose ceiling writes.
+    let mut register = tokio::process::Command::new("curl");
+    register.args([
+        "-s",
+        &format!("{}/auth/register", server.base),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"client_name":"My app","redirect_uris":["http://127.0.0.1:9000/callback"],"token_endpoint_auth_method":"none","scope":"launch/patient patient/*.cruds"}"#,
+    ]);
+    let (_, registered, _) = run(register).await;
+    let registered: Value = serde_json::from_str(&registered).expect("registration");
+    let client = registered["client_id"].as_str().unwrap();
+    let scope = "launch/patient patient/*.cruds";
+    let mut command = tokio::process::Command::new("bash");
+    command.arg(&script).args([
+        "--base",
+        &server.base,
+        "--client",
+        client,
+        "--scope",
+        scope,
+        "--json",
+    ]);
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(ok, "dev-token --client failed:\n{stdout}\n{stderr}");
+    let body: Value = serde_json::from_str(stdout.trim()).expect("token response");
+    assert_eq!(body["scope"], scope, "{body}");
+    let mut create = tokio::process::Command::new("curl");
+    create.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        &format!("Authorization: Bearer {}", body["access_token"].as_str().unwrap()),
+        "-H",
+        "Content-Type: application/fhir+json",
+        "-d",
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"weight"},"subject":{"reference":"Patient/example"}}"#,
+        &format!("{}/fhir/Observation", server.base),
+    ]);
+    assert_eq!(run(create).await.1, "201");
     let mut command = tokio::process::Command::new("bash");
     command
         .arg(&script)
