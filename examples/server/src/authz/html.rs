@@ -100,34 +100,45 @@ fn describe(scope: &str) -> String {
         "offline_access" => "Keep access after you sign out (refresh token)".into(),
         "online_access" => "Keep access while you are signed in".into(),
         s => match scopes::parse_resource_scope(s) {
-            Some(r) => {
-                let mut verbs = Vec::new();
-                for (letter, verb) in [
-                    ('c', "create"),
-                    ('r', "read"),
-                    ('u', "update"),
-                    ('d', "delete"),
-                    ('s', "search"),
-                ] {
-                    if r.permissions.contains(letter) {
-                        verbs.push(verb);
-                    }
-                }
-                let what = if r.resource_type == "*" {
-                    "all resource types".to_owned()
-                } else {
-                    r.resource_type.to_owned()
-                };
-                let whose = match r.level {
-                    "patient" => "the selected patient's",
-                    "user" => "your accessible",
-                    _ => "any",
-                };
-                format!("{} {whose} {what}", capitalize(&verbs.join(", ")))
-            }
+            Some(r) => describe_resource_scope(&r),
             None => "Other access".into(),
         },
     }
+}
+
+/// "Read and search the selected patient's Observation records (only those matching
+/// category=laboratory)".
+fn describe_resource_scope(r: &scopes::ResourceScope<'_>) -> String {
+    let verbs: Vec<&str> = [
+        ('c', "create"),
+        ('r', "read"),
+        ('u', "update"),
+        ('d', "delete"),
+        ('s', "search"),
+    ]
+    .into_iter()
+    .filter(|(letter, _)| r.permissions.contains(*letter))
+    .map(|(_, verb)| verb)
+    .collect();
+    let verbs = match verbs.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    let what = if r.resource_type == "*" {
+        "records of every type".to_owned()
+    } else {
+        format!("{} records", r.resource_type)
+    };
+    let mut text = match r.level {
+        "patient" => format!("{verbs} the selected patient's {what}"),
+        "user" => format!("{verbs} the {what} you have access to"),
+        _ => format!("{verbs} {what} of every patient"),
+    };
+    if let Some(constraint) = r.constraint {
+        text.push_str(&format!(" (only those matching {constraint})"));
+    }
+    capitalize(&text)
 }
 
 fn capitalize(s: &str) -> String {
@@ -282,4 +293,43 @@ pub(crate) fn notice(title: &str, message: &str) -> String {
         title,
         &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn scopes_are_described_in_plain_words() {
+        for (scope, text) in [
+            (
+                "patient/*.rs",
+                "Read and search the selected patient's records of every type",
+            ),
+            (
+                "patient/*.read",
+                "Read and search the selected patient's records of every type",
+            ),
+            (
+                "patient/Observation.cruds",
+                "Create, read, update, delete and search the selected patient's Observation records",
+            ),
+            (
+                "user/Patient.r",
+                "Read the Patient records you have access to",
+            ),
+            (
+                "system/*.s",
+                "Search records of every type of every patient",
+            ),
+            (
+                "patient/Observation.rs?category=laboratory",
+                "Read and search the selected patient's Observation records \
+                 (only those matching category=laboratory)",
+            ),
+            ("openid", "Know who you are (OpenID Connect)"),
+        ] {
+            assert_eq!(describe(scope), text, "{scope}");
+        }
+    }
 }
