@@ -558,3 +558,23 @@ fn preflights_are_held_to_the_limits_and_leave_no_audit_record() {
     let r = s.request("OPTIONS", &long, None, &preflight, None);
     assert_eq!(r.status, 414);
 }
+
+/// What docs/authz-dev-server.md tells clinicians: `user/` scopes reach a Patient user's own
+/// compartment and nothing for a Practitioner (smart-auth's default user policy), so a
+/// clinician reads through `patient/` scopes and a picked patient.
+#[test]
+fn user_scopes_reach_a_patient_users_record_and_nothing_for_a_practitioner() {
+    let s = Server::start(&[]);
+    let clinician = s.token("user/*.rs", None, Some("Practitioner/example"));
+    for path in ["/Patient/example", "/Observation?patient=example"] {
+        let r = s.get(path, &clinician);
+        assert_eq!(r.status, 403, "{path}: {}", r.text());
+        let challenge = r.header("www-authenticate").unwrap_or_default();
+        assert!(challenge.contains("insufficient_scope"), "{challenge}");
+    }
+    let patient = s.token("user/*.rs", None, Some("Patient/example"));
+    assert_eq!(s.get("/Patient/example", &patient).status, 200);
+    assert_eq!(s.get("/Patient/pat-2", &patient).status, 404);
+    let picked = s.token("patient/*.rs", Some("pat-2"), Some("Practitioner/example"));
+    assert_eq!(s.get("/Patient/pat-2", &picked).status, 200);
+}
