@@ -662,6 +662,135 @@ fn reference_modifiers_compare_only_references_with_the_patient() {
     assert_eq!(undefined.unwrap().reason, Some("unsupported_parameter"));
 }
 
+/// FHIR R4 defines the modifiers of each parameter type (search.html, modifiers); a host that
+/// does not know one may ignore it and answer more than was asked (threats.md), so any other is
+/// refused as `unsupported_parameter`: at every level, on a chain's last link, in a `_has`
+/// criterion, in a search without a type and in conditional criteria. Only reference
+/// parameters were checked: `Observation?code:foo=1` was allowed.
+#[test]
+fn search_modifiers_follow_the_parameter_type() {
+    // (request, whether R4 defines the modifier for the parameter's type)
+    let rows = [
+        // string
+        ("GET Patient?name:exact=Eve", true),
+        ("GET Patient?name:contains=ve", true),
+        ("GET Patient?name:missing=true", true),
+        ("GET Patient?name:text=Eve", false),
+        ("GET Patient?name:not=Eve", false),
+        ("GET Patient?name:below=Eve", false),
+        ("GET Patient?name:Exact=Eve", false),
+        ("GET Patient?name:foo=Eve", false),
+        // token
+        ("GET Observation?code:text=glucose", true),
+        ("GET Observation?code:not=1234-5", true),
+        ("GET Observation?code:above=http://snomed.info/sct|1", true),
+        ("GET Observation?code:below=http://snomed.info/sct|1", true),
+        ("GET Observation?code:in=http://example.org/vs", true),
+        ("GET Observation?code:not-in=http://example.org/vs", true),
+        (
+            "GET Observation?identifier:of-type=http://example.org|MR|1",
+            true,
+        ),
+        ("GET Observation?code:missing=false", true),
+        ("GET Observation?_id:not=1", true),
+        ("GET Observation?code:foo=1", false),
+        ("GET Observation?code:exact=1", false),
+        ("GET Observation?code:contains=1", false),
+        ("GET Observation?code:identifier=1", false),
+        ("GET Observation?code:Patient=1", false),
+        ("GET Observation?code:missing=1", false),
+        ("GET Observation?_id:exact=1", false),
+        // reference
+        ("GET Observation?subject:Patient=123", true),
+        ("GET Observation?subject:Group=1", true),
+        ("GET Observation?subject:identifier=1", true),
+        ("GET Observation?subject:above=Patient/123", true),
+        ("GET Observation?subject:below=Patient/123", true),
+        ("GET Observation?subject:missing=true", true),
+        // Not a type `Observation.subject` may point at.
+        ("GET Observation?subject:Practitioner=9", false),
+        ("GET Observation?subject:not=Patient/123", false),
+        ("GET Observation?subject:exact=Patient/123", false),
+        // date
+        ("GET Observation?date:missing=true", true),
+        ("GET Observation?date:exact=2020", false),
+        ("GET Observation?date:above=2020", false),
+        ("GET Observation?_lastUpdated:below=2020", false),
+        // number
+        ("GET RiskAssessment?probability:missing=true", true),
+        ("GET RiskAssessment?probability:not=0.5", false),
+        ("GET RiskAssessment?probability:exact=0.5", false),
+        // quantity
+        ("GET Observation?value-quantity:missing=true", true),
+        ("GET Observation?value-quantity:exact=5", false),
+        ("GET Observation?value-quantity:below=5", false),
+        // uri (`:contains` is R5)
+        ("GET Observation?_profile:above=http://example.org/p", true),
+        ("GET Observation?_profile:below=http://example.org/p", true),
+        ("GET Observation?_source:missing=true", true),
+        ("GET Observation?_profile:exact=http://example.org/p", false),
+        ("GET Observation?_profile:contains=example", false),
+        // composite
+        ("GET Observation?code-value-quantity:missing=true", true),
+        ("GET Observation?code-value-quantity:exact=1$5", false),
+        // special: `Location.near` defines none of its own
+        ("GET Location?near:missing=true", true),
+        ("GET Location?near:below=1|2|3|km", false),
+        // the last link of a chain
+        ("GET Observation?subject:Patient.name:exact=Eve", true),
+        ("GET Observation?subject:Patient.gender:not=male", true),
+        ("GET Observation?subject:Patient.name:foo=Eve", false),
+        (
+            "GET Observation?subject:Patient.birthdate:exact=1970",
+            false,
+        ),
+        (
+            "GET Observation?subject:Patient.gender:missing=maybe",
+            false,
+        ),
+        // a `_has` criterion
+        (
+            "GET Patient?_has:Observation:subject:code:text=glucose",
+            true,
+        ),
+        ("GET Patient?_has:Observation:subject:code:foo=1", false),
+        (
+            "GET Patient?_has:Observation:subject:date:exact=2020",
+            false,
+        ),
+        // without a type, with or without `_type`
+        ("GET ?_type=Observation&code:text=glucose", true),
+        ("GET ?_type=Observation&code:foo=1", false),
+        ("GET ?_lastUpdated:missing=true", true),
+        ("GET ?_lastUpdated:exact=2020", false),
+        ("GET ?_id:foo=1", false),
+        // conditional criteria
+        ("DELETE Observation?code:text=glucose", true),
+        ("DELETE Observation?code:foo=1", false),
+    ];
+    let a = Authorizer::default();
+    let mut wrong = Vec::new();
+    for (line, defined) in rows {
+        let levels = [
+            ("patient", p("patient/*.cruds", line, Allowed)),
+            ("user", u("user/*.cruds", "Patient/123", line, Allowed)),
+            ("system", s("system/*.cruds", line, Allowed)),
+        ];
+        for (level, case) in levels {
+            let outcome = case.run(&a).unwrap();
+            let right = if defined {
+                matches!(outcome.kind, Allow | Narrow)
+            } else {
+                outcome.kind == BadRequest && outcome.reason == Some("unsupported_parameter")
+            };
+            if !right {
+                wrong.push(format!("{level}: {line}: {outcome}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn system_search_chains_need_search_on_traversed_types() {
     // A chain in a type-less search (`_type=`) evaluates criteria on the traversed type just

@@ -36,6 +36,7 @@ mod binary;
 mod denial;
 mod engine;
 mod membership;
+mod modifier;
 mod policy;
 mod result;
 mod search;

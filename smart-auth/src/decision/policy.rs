@@ -18,8 +18,9 @@ use crate::context::AccessContext;
 /// is narrowed to the compartment like any criterion: `:missing` (a boolean), `:identifier` (a
 /// token on `Reference.identifier`, with or without a system), `:text` (text), another type
 /// (`subject:Group=Q`), and on `Patient?_id` the token modifiers `:not`, `:in`, `:not-in`,
-/// `:text`, `:of-type`. A modifier FHIR does not define for a reference parameter (`:not`,
-/// `:exact`, a mis-cased type) is refused as [`DenialReason::UnsupportedParameter`].
+/// `:text`, `:of-type`. A modifier FHIR does not define for the parameter's type (`subject:not`,
+/// `subject:exact`, a mis-cased type or one the reference cannot point at, `code:exact`) is
+/// refused as [`DenialReason::UnsupportedParameter`].
 ///
 /// [`DenialReason::UnsupportedParameter`]: crate::decision::DenialReason::UnsupportedParameter
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

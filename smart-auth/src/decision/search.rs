@@ -1,10 +1,11 @@
 //! Search decisions (smart.md §12.5–§12.7): narrowing, other-patient refusal, chains, `_has`,
 //! includes and bounds.
 
-use fhir_types::search::{search_param, SearchParamDef, SearchParamType};
+use fhir_types::search::{search_param, system_search_param, SearchParamDef, SearchParamType};
 use fhir_types::ResourceType;
 
 use super::engine::{insufficient, narrowing};
+use super::modifier;
 use super::{
     level_index, Denial, DenialReason, Narrowing, OtherPatientSearch, Permit, Reach, Response,
     UngrantedIncludes,
@@ -73,6 +74,12 @@ pub(super) fn decide(mut permit: Permit, req: &FhirRequest) -> Result<Permit, De
                 let ok = ok || (!types.is_empty() && types.iter().all(|t| known(*t, p)));
                 if !ok {
                     return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+                }
+                if types.is_empty() {
+                    // With `_type`, `check_params` checks the modifier on each type.
+                    let def = system_search_param(p.code())
+                        .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+                    modifier::check(def, p.modifier(), &p.value)?;
                 }
             }
             if !query.has.is_empty() {
@@ -184,44 +191,24 @@ fn known(ty: ResourceType, p: &SearchParam) -> bool {
 
 /// Whether a parameter's value may name a patient, by its modifier (FHIR R4 search.html): only
 /// ids and references do (no modifier, `:Patient`, `:above`, `:below`). A boolean
-/// (`:missing`), a token (`:identifier`), text (`:text`) or a negation (`Patient?_id:not`)
-/// names no patient to search for: the narrowing confines what it matches like any criterion.
-/// A modifier FHIR does not define for a reference parameter is refused: what the host would
-/// make of it is unknown.
-fn may_name_patient(
-    ty: ResourceType,
-    p: &SearchParam,
-    def: Option<&SearchParamDef>,
-) -> Result<bool, Denial> {
-    let unsupported = || Denial::bad_request(DenialReason::UnsupportedParameter);
-    if p.is_chained() {
-        return Ok(false);
-    }
+/// (`:missing`), a token (`:identifier`), text (`:text`), another type (`subject:Group`) or a
+/// negation (`Patient?_id:not`) names no patient to search for: the narrowing confines what it
+/// matches like any criterion. Every modifier here is one [`modifier::check`] let through.
+fn may_name_patient(ty: ResourceType, p: &SearchParam, def: Option<&SearchParamDef>) -> bool {
+    let Some(def) = def.filter(|_| !p.is_chained()) else {
+        return false;
+    };
     let modifier = p.modifier();
-    if modifier == Some("missing") {
-        return match p.value.as_str() {
-            "true" | "false" => Ok(false),
-            _ => Err(unsupported()),
-        };
-    }
     if ty == ResourceType::Patient && p.code() == "_id" {
         // A token: these modifiers exclude an id or match something other than one.
-        return Ok(!matches!(
+        return !matches!(
             modifier,
-            Some("not" | "in" | "not-in" | "text" | "of-type")
-        ));
+            Some("missing" | "not" | "in" | "not-in" | "text" | "of-type")
+        );
     }
-    let Some(def) = def.filter(|d| d.param_type == SearchParamType::Reference) else {
-        return Ok(false);
-    };
     match modifier {
-        None | Some("above" | "below") => Ok(def.may_reference(ResourceType::Patient)),
-        Some("identifier" | "text") => Ok(false),
-        Some(m) => match m.parse::<ResourceType>() {
-            // `subject:Group=1` names no patient.
-            Ok(t) => Ok(t == ResourceType::Patient && def.may_reference(t)),
-            Err(_) => Err(unsupported()),
-        },
+        None | Some("above" | "below" | "Patient") => def.may_reference(ResourceType::Patient),
+        Some(_) => false,
     }
 }
 
@@ -255,7 +242,11 @@ pub(super) fn check_params(permit: &Permit, ty: ResourceType, query: &Query) -> 
         if REFUSED_PARAMS.contains(&code) || (def.is_none() && !COMMON_PARAMS.contains(&code)) {
             return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
         }
-        if may_name_patient(ty, p, def)? && names_other_patient(permit, ty, p) {
+        if let (Some(def), false) = (def, p.is_chained()) {
+            // A chain's links are checked in `check_traversals`.
+            modifier::check(def, p.modifier(), &p.value)?;
+        }
+        if may_name_patient(ty, p, def) && names_other_patient(permit, ty, p) {
             return Err(other_patient(permit));
         }
     }
@@ -300,16 +291,16 @@ pub(super) fn check_traversals(
         let mut current = vec![ty];
         for (i, link) in p.links.iter().enumerate() {
             if i + 1 == p.links.len() {
-                if !current.iter().any(|t| {
-                    known(
-                        *t,
-                        &SearchParam {
-                            links: vec![link.clone()],
-                            value: String::new(),
-                        },
-                    )
-                }) {
+                // The criterion: each type that defines it must define its modifier.
+                let mut defs = current
+                    .iter()
+                    .filter_map(|t| search_param(*t, &link.code))
+                    .peekable();
+                if defs.peek().is_none() {
                     return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+                }
+                for def in defs {
+                    modifier::check(def, link.modifier.as_deref(), &p.value)?;
                 }
                 break;
             }
@@ -338,9 +329,10 @@ pub(super) fn check_traversals(
             .steps
             .last()
             .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
-        if has.param.is_chained() || !known(*innermost, &has.param) {
-            return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
-        }
+        let def = search_param(*innermost, has.param.code())
+            .filter(|_| !has.param.is_chained())
+            .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+        modifier::check(def, has.param.modifier(), &has.param.value)?;
     }
     traversed.sort();
     traversed.dedup();
