@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use crate::authz::AuthzState;
 
 /// How to get a token from the development authorization server and make a first request:
-/// a standalone launch of the demo public app with PKCE, in a browser and two `curl`s.
+/// a standalone launch of the demo public app with PKCE, in a browser and two `curl`s, or
+/// `scripts/dev-token`.
 pub fn dev_instructions(base: &str, state: &AuthzState) -> String {
     let verifier = pkce_verifier();
     let challenge = B64.encode(ring::digest::digest(
@@ -41,6 +42,9 @@ Get a token (standalone launch, PKCE):
           -d redirect_uri={redirect} -d code_verifier={verifier} -d code=CODE
   3. Make a first request with the access_token:
      curl -s -H \"Authorization: Bearer ACCESS_TOKEN\" {base}/Patient/example
+Or with curl only (scripts/dev-token fills in the sign-in and consent forms):
+     TOKEN=$(scripts/dev-token --base {origin})
+     curl -s -H \"Authorization: Bearer $TOKEN\" {base}/Patient/example
 
 Public: {base}/metadata and {base}/.well-known/smart-configuration
 ",
@@ -48,6 +52,7 @@ Public: {base}/metadata and {base}/.well-known/smart-configuration
         authorize = e.authorize,
         query = q.finish(),
         token = e.token,
+        origin = base.strip_suffix("/fhir").unwrap_or(base),
     )
 }
 

@@ -192,6 +192,8 @@ fn free_port() -> u16 {
 struct Binary {
     _child: tokio::process::Child,
     base: String,
+    /// What the server printed after its address: how to get a token.
+    banner: Vec<String>,
 }
 
 /// Starts the real binary with demo data on a free loopback port.
@@ -219,11 +221,25 @@ async fn start_binary() -> Binary {
     .await
     .expect("the server starts within a minute")
     .expect("the server prints where it listens");
+    let banner = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut banner = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let last = line.starts_with("Public:");
+            banner.push(line);
+            if last {
+                break;
+            }
+        }
+        banner
+    })
+    .await
+    .expect("the server prints how to get a token");
     // keep draining stdout so the server never blocks on a full pipe
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Binary {
         _child: child,
         base,
+        banner,
     }
 }
 
@@ -309,7 +325,20 @@ async fn dev_token_script_gets_a_token_with_curl() {
         return;
     }
     let server = start_binary().await;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dev-token");
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = repository.join("scripts/dev-token");
+    // The command the server prints on start, run as printed from the repository.
+    let printed = server
+        .banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("TOKEN=$(")?.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no dev-token command in {:#?}", server.banner))
+        .to_owned();
+    assert_eq!(printed, format!("scripts/dev-token --base {}", server.base));
+    let mut command = tokio::process::Command::new("bash");
+    command.current_dir(&repository).args(["-c", &printed]);
+    let (ok, token, stderr) = run(command).await;
+    assert!(ok, "{printed}: {stderr}");
     let read = |token: Option<String>, id: &'static str| {
         let url = format!("{}/fhir/Patient/{id}", server.base);
         async move {
@@ -321,6 +350,7 @@ async fn dev_token_script_gets_a_token_with_curl() {
             run(curl).await.1
         }
     };
+    assert_eq!(read(Some(token.trim().to_owned()), "example").await, "200");
     for (user, patient, expected) in [
         ("patient", "", "example"),
         ("clinician", "", "example"),
