@@ -7,6 +7,7 @@ mod server_support;
 use std::time::Duration;
 
 use server_support::{run, Scratch, Server};
+use smart_auth::UnixTime;
 
 fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
     for _ in 0..100 {
@@ -115,6 +116,26 @@ fn accounting_of_disclosures_is_served_per_patient() {
     assert_eq!(r.json()["resourceType"], "Bundle");
     // Another patient's accounting is not this token's to see.
     assert_eq!(s.get("/Patient/pat-2/$disclosures", &t).status, 404);
+    // As the README says: only reads whose token states a purpose of use other than
+    // treatment, payment or operations are accounted (the dev server's tokens state none).
+    let now = UnixTime::from_secs(chrono::Utc::now().timestamp());
+    let reader = |purpose: Option<&str>| {
+        let token = s.issuer.token(now).scope("system/Observation.rs");
+        match purpose {
+            Some(p) => token.claim("purpose_of_use", p).sign(),
+            None => token.sign(),
+        }
+    };
+    let accounted = || {
+        let r = s.get("/Patient/example/$disclosures", &t);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["entry"].as_array().map_or(0, Vec::len)
+    };
+    for purpose in [None, Some("TREAT"), Some("PUBHLTH")] {
+        let r = s.get("/Observation/example", &reader(purpose));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert_eq!(accounted(), 1);
 }
 
 #[test]
