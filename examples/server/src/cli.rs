@@ -26,8 +26,9 @@ OPTIONS:
                            development authorization server off); needs --jwks-file
     --jwks-file FILE       the issuer's public keys (a JWKS document)
     --audience URL         the accepted token audience (default: the FHIR base URL)
-    --audit-log FILE       the tamper-evident audit log (default: in memory); its signing
-                           key is kept in FILE.key, its public key written to FILE.pub
+    --audit-log FILE       the tamper-evident audit log (default: in memory); its signed
+                           checkpoints are kept in FILE.checkpoints, its signing key in
+                           FILE.key, its public key written to FILE.pub
     --audit-commit-delay MICROS
                            with --audit-log: while at least --audit-commit-siblings
                            requests are in flight, hold each flush of the log up to

@@ -86,6 +86,11 @@ fn audit_verify_passes_then_catches_tampering() {
     s.stop();
     let log = s.audit_log();
     let log_arg = log.display().to_string();
+    // The files --help and the README name beside the log.
+    for suffix in [".checkpoints", ".key", ".pub"] {
+        let file = format!("{log_arg}{suffix}");
+        assert!(std::path::Path::new(&file).is_file(), "{file}");
+    }
 
     let (status, out, err) = run(&["audit", "verify", "--audit-log", &log_arg]);
     assert!(status.success(), "{out}{err}");
