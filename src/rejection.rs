@@ -121,10 +121,18 @@ impl Rejection {
             Some(algs) => Challenge::dpop().algs(algs),
             None => Challenge::bearer(),
         };
-        use smart_auth::decision::Response as Answer;
+        use smart_auth::decision::{DenialReason, Response as Answer};
         let reason = d.reason().code();
         match d.response() {
             Answer::NotFound => Rejection::not_found(reason),
+            Answer::BadRequest if d.reason() == DenialReason::UnsupportedParameter => {
+                Rejection::new(
+                    StatusCode::BAD_REQUEST,
+                    IssueCode::NotSupported,
+                    reason,
+                    "Unsupported search parameter or modifier",
+                )
+            }
             Answer::BadRequest => Rejection::new(
                 StatusCode::BAD_REQUEST,
                 IssueCode::Invalid,

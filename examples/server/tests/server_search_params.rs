@@ -111,6 +111,23 @@ fn parameters_the_store_cannot_evaluate_are_refused() {
         assert_eq!(r.status, 400, "{query}: {}", r.text());
         assert_eq!(r.json()["resourceType"], "OperationOutcome");
     }
+    // A misspelt parameter or modifier is named as unsupported (smart-auth's issue code for
+    // unsupported_parameter), not "not allowed as sent".
+    for query in [
+        "/Patient?nmae=peter",
+        "/Observation?no-such-parameter=1",
+        "/Observation?code:bogus=1",
+    ] {
+        let r = s.get(query, &t);
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        let issue = &r.json()["issue"][0];
+        assert_eq!(issue["code"], "not-supported", "{query}: {issue}");
+        let text = issue["diagnostics"].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with("Unsupported search parameter"),
+            "{query}: {text}"
+        );
+    }
 }
 
 #[test]
