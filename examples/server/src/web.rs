@@ -219,6 +219,36 @@ fn fail_response(f: Fail) -> http::Response<Vec<u8>> {
     fhir_response::error(f.status, f.code, f.text)
 }
 
+/// Whether the client takes the JSON this server answers in. A `_format` or an `Accept` that
+/// names only other formats (XML, Turtle) gets 406 (FHIR R4 http.html §2.21.0.6) rather than
+/// a 200 in a format the client did not ask for; no `Accept`, `*/*` and `application/*` are
+/// JSON.
+fn accepts_json(parts: &http::request::Parts) -> bool {
+    fn json(media: &str) -> bool {
+        // An unencoded `+` in the query string arrives as a space.
+        let media = media.trim().replace(' ', "+").to_ascii_lowercase();
+        matches!(
+            media.as_str(),
+            "json" | "application/json" | "application/fhir+json" | "application/json+fhir"
+        )
+    }
+    let query = search::pairs(parts.uri.query().unwrap_or(""));
+    let format = query
+        .iter()
+        .filter(|(k, _)| k == "_format")
+        .all(|(_, v)| json(v.split(';').next().unwrap_or("")));
+    let accept = header_str(&parts.headers, header::ACCEPT).is_none_or(|a| {
+        a.split(',').any(|range| {
+            let media = range.split(';').next().unwrap_or("").trim();
+            media.is_empty()
+                || media == "*/*"
+                || media.eq_ignore_ascii_case("application/*")
+                || json(media)
+        })
+    });
+    format && accept
+}
+
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -332,6 +362,15 @@ impl App {
                 StatusCode::BAD_REQUEST,
                 IssueCode::Invalid,
                 "The request is not a valid FHIR request",
+            );
+            let audit = self.gate.record(&verdict, parts, bytes, &r, now);
+            return (r, audit);
+        }
+        if !accepts_json(parts) {
+            let r = fhir_response::error(
+                StatusCode::NOT_ACCEPTABLE,
+                IssueCode::NotSupported,
+                "This server answers in JSON only (application/fhir+json)",
             );
             let audit = self.gate.record(&verdict, parts, bytes, &r, now);
             return (r, audit);

@@ -578,3 +578,44 @@ fn user_scopes_reach_a_patient_users_record_and_nothing_for_a_practitioner() {
     let picked = s.token("patient/*.rs", Some("pat-2"), Some("Practitioner/example"));
     assert_eq!(s.get("/Patient/pat-2", &picked).status, 200);
 }
+
+#[test]
+fn a_client_asking_for_another_format_than_json_gets_406_not_json() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    for (path, accept, status) in [
+        ("/Patient/example", None, 200),
+        ("/Patient/example", Some("application/fhir+json"), 200),
+        (
+            "/Patient/example",
+            Some("application/json; charset=utf-8"),
+            200,
+        ),
+        ("/Patient/example", Some(browser), 200),
+        ("/Patient/example?_format=json", None, 200),
+        ("/Patient/example?_format=application/fhir+json", None, 200),
+        ("/Observation?_format=application/fhir%2Bjson", None, 200),
+        ("/Patient/example", Some("application/fhir+xml"), 406),
+        ("/Patient/example?_format=xml", None, 406),
+        ("/Observation?_format=application/fhir%2Bxml", None, 406),
+        ("/Patient/example?_format=json", Some("text/turtle"), 406),
+    ] {
+        let headers: Vec<(&str, &str)> = accept.iter().map(|a| ("Accept", *a)).collect();
+        let r = s.request("GET", path, Some(&t), &headers, None);
+        assert_eq!(r.status, status, "{path} {accept:?}: {}", r.text());
+        if status == 406 {
+            assert_eq!(r.json()["resourceType"], "OperationOutcome");
+            assert!(!r.text().contains("Chalmers"), "{}", r.text());
+        }
+    }
+    // Credentials come first: no token is still 401.
+    let r = s.request(
+        "GET",
+        "/Patient/example",
+        None,
+        &[("Accept", "application/fhir+xml")],
+        None,
+    );
+    assert_eq!(r.status, 401);
+}
