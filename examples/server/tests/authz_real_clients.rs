@@ -397,6 +397,16 @@ async fn dev_token_script_gets_a_token_with_curl() {
         r#"{"client_name":"My app","redirect_uris":["http://127.0.0.1:9000/callback"],"token_endpoint_auth_method":"none","scope":"launch/patient patient/*.cruds"}"#,
     ]);
     let (_, registered, _) = run(register).await;
+    // The demo app may only read: asking it for writes says so, and where to go instead.
+    let mut command = tokio::process::Command::new("bash");
+    command.arg(&script).args([
+        "--base",
+        &server.base,
+        "--scope",
+        "launch/patient patient/*.cruds",
+    ]);
+    let (ok, _, stderr) = run(command).await;
+    assert!(!ok && stderr.contains("see --client"), "{stderr}");
     let registered: Value = serde_json::from_str(&registered).expect("registration");
     let client = registered["client_id"].as_str().unwrap();
     let scope = "launch/patient patient/*.cruds";
