@@ -241,6 +241,15 @@ pub(crate) fn consent(v: &ConsentView<'_>) -> String {
 
 /// The minimal EHR: pick an app with a launch URL and a patient, then launch.
 pub(crate) fn ehr(apps: &[(String, String)], patients: &[PickerPatient], action: &str) -> String {
+    if apps.is_empty() {
+        // The demo clients have no launch URL: an empty picker would launch nothing.
+        return layout(
+            "EHR launch",
+            "<h1>Launch an app (EHR launch)</h1>\n<p>No registered app has a launch URL. \
+             Register one with a <code>launch_uri</code> (<code>POST /auth/register</code> or \
+             a clients file), then reload this page.</p>",
+        );
+    }
     let app_options: String = apps
         .iter()
         .map(|(id, name)| {
@@ -297,7 +306,27 @@ pub(crate) fn notice(title: &str, message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::describe;
+    use super::{describe, ehr, PickerPatient};
+
+    #[test]
+    fn the_ehr_without_an_app_to_launch_says_how_to_get_one() {
+        let patients = [PickerPatient {
+            id: "example".into(),
+            display: "Peter James Chalmers".into(),
+        }];
+        let page = ehr(&[], &patients, "/auth/launch");
+        assert!(
+            page.contains("No registered app has a launch URL"),
+            "{page}"
+        );
+        assert!(!page.contains("<form"), "{page}");
+        let apps = [("app".to_owned(), "An app".to_owned())];
+        let page = ehr(&apps, &patients, "/auth/launch");
+        assert!(
+            page.contains(r#"<option value="app">An app</option>"#),
+            "{page}"
+        );
+    }
 
     #[test]
     fn scopes_are_described_in_plain_words() {
