@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use smart_auth::UnixTime;
 use tower::{Layer, Service};
 
@@ -100,13 +100,24 @@ where
                 .unwrap_or_default();
             let bytes = match Limited::new(body, limit).collect().await {
                 Ok(c) => c.to_bytes(),
-                Err(_) => {
-                    let rejection = Rejection::new(
-                        http::StatusCode::PAYLOAD_TOO_LARGE,
-                        crate::response::IssueCode::TooLong,
-                        "body_too_large",
-                        "The request body is too large",
-                    );
+                Err(e) => {
+                    // Over the limit is a 413; a body that failed to arrive (the client went
+                    // away, a broken chunked encoding) is the client's malformed request.
+                    let rejection = if e.is::<LengthLimitError>() {
+                        Rejection::new(
+                            http::StatusCode::PAYLOAD_TOO_LARGE,
+                            crate::response::IssueCode::TooLong,
+                            "body_too_large",
+                            "The request body is too large",
+                        )
+                    } else {
+                        Rejection::new(
+                            http::StatusCode::BAD_REQUEST,
+                            crate::response::IssueCode::Structure,
+                            "body_unreadable",
+                            "The request body could not be read",
+                        )
+                    };
                     // Audited like every refusal, naming the caller if its credential is valid.
                     let now = (layer.clock)();
                     let rejected = layer.facade.refused(&parts, rejection, UnixTime::from(now));

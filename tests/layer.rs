@@ -107,6 +107,53 @@ async fn the_layer_decides_before_the_service_and_audits_both_ways() {
     assert!(records[1].outcome.is_success());
 }
 
+/// A body whose transfer fails (the client went away mid-body).
+struct BrokenBody;
+
+impl http_body::Body for BrokenBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "peer went away");
+        std::task::Poll::Ready(Some(Err(reset)))
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_fails_to_arrive_is_a_400_not_a_413() {
+    let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
+    let (layer, records) = recording_layer(SecureFhir::new(
+        issuer.validator(),
+        DecisionPolicy::default(),
+        "/fhir",
+    ));
+    let service = layer.layer(service_fn(|_req: Request<Full<Bytes>>| async {
+        panic!("a broken body never reaches the service");
+        #[allow(unreachable_code)]
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    }));
+    let (parts, _) = request(
+        &issuer,
+        http::Method::POST,
+        "/fhir/Observation",
+        "patient/*.cruds",
+        Vec::new(),
+    )
+    .into_parts();
+    let refused = service
+        .oneshot(Request::from_parts(parts, BrokenBody))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let records = records.lock().unwrap();
+    assert_eq!(records.len(), 1, "the refusal is audited");
+    assert!(!records[0].outcome.is_success());
+}
+
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused_and_audited_naming_the_caller() {
     let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
