@@ -32,6 +32,19 @@ fn recording_layer(facade: SecureFhir) -> (SecureFhirLayer, Records) {
     (layer, records)
 }
 
+/// A test issuer and a layer over a default facade trusting it, with its audit records.
+fn default_layer() -> (TestIssuer, SecureFhirLayer, Records) {
+    let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
+    let facade = SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir");
+    let (layer, records) = recording_layer(facade);
+    (issuer, layer, records)
+}
+
+/// A service for requests the layer must refuse: reaching it fails the test.
+async fn never_reached(_req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    panic!("a refused request reached the service");
+}
+
 /// A request to `uri` with `issuer`'s token for `scope` and launch patient 5.
 fn request(
     issuer: &TestIssuer,
@@ -56,12 +69,7 @@ fn request(
 
 #[tokio::test]
 async fn the_layer_decides_before_the_service_and_audits_both_ways() {
-    let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
-    let (layer, records) = recording_layer(SecureFhir::new(
-        issuer.validator(),
-        DecisionPolicy::default(),
-        "/fhir",
-    ));
+    let (issuer, layer, records) = default_layer();
     let reached = Arc::new(Mutex::new(0));
     let counter = Arc::clone(&reached);
     let service = layer.layer(service_fn(move |req: Request<Full<Bytes>>| {
@@ -125,17 +133,8 @@ impl http_body::Body for BrokenBody {
 
 #[tokio::test]
 async fn a_body_that_fails_to_arrive_is_a_400_not_a_413() {
-    let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
-    let (layer, records) = recording_layer(SecureFhir::new(
-        issuer.validator(),
-        DecisionPolicy::default(),
-        "/fhir",
-    ));
-    let service = layer.layer(service_fn(|_req: Request<Full<Bytes>>| async {
-        panic!("a broken body never reaches the service");
-        #[allow(unreachable_code)]
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-    }));
+    let (issuer, layer, records) = default_layer();
+    let service = layer.layer(service_fn(never_reached));
     let (parts, _) = request(
         &issuer,
         http::Method::POST,
@@ -162,11 +161,7 @@ async fn a_body_over_the_limit_is_refused_and_audited_naming_the_caller() {
     let (layer, records) = recording_layer(
         SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir").with_limits(limits),
     );
-    let service = layer.layer(service_fn(|_req: Request<Full<Bytes>>| async {
-        panic!("an oversized body never reaches the service");
-        #[allow(unreachable_code)]
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-    }));
+    let service = layer.layer(service_fn(never_reached));
     let big = vec![b' '; 17];
     let refused = service
         .oneshot(request(
@@ -192,12 +187,7 @@ async fn a_body_over_the_limit_is_refused_and_audited_naming_the_caller() {
 #[tokio::test]
 async fn the_service_tells_the_layer_what_it_returned_for_the_audit_record() {
     use secure_fhir::audit::{AuditFacts, RequestInfo};
-    let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
-    let (layer, records) = recording_layer(SecureFhir::new(
-        issuer.validator(),
-        DecisionPolicy::default(),
-        "/fhir",
-    ));
+    let (issuer, layer, records) = default_layer();
     let service = layer.layer(service_fn(|_req: Request<Full<Bytes>>| async {
         let mut response = Response::new(Full::new(Bytes::from_static(b"{}")));
         response.extensions_mut().insert(AuditFacts {

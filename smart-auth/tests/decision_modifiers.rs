@@ -6,15 +6,8 @@ use smart_auth::decision::Authorizer;
 use smart_auth::testing::policy::{assert_table, Case, Expect};
 use Expect::*;
 
-fn p(scopes: &str, req: &str, expect: Expect) -> Case {
-    Case::new(scopes).patient("123").request(req).expect(expect)
-}
-fn u(scopes: &str, user: &str, req: &str, expect: Expect) -> Case {
-    Case::new(scopes).user(user).request(req).expect(expect)
-}
-fn s(scopes: &str, req: &str, expect: Expect) -> Case {
-    Case::new(scopes).request(req).expect(expect)
-}
+mod table_rows;
+use table_rows::{p, s, u};
 
 #[test]
 fn missing_modifier_names_no_patient() {
