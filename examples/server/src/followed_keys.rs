@@ -42,15 +42,12 @@ impl FollowedKeys {
     pub fn refresh(&self, validator: &Validator, now: UnixTime) -> bool {
         let mut installed = false;
         for fetch in validator.refreshes_due(now) {
-            let Some(cache) = validator.key_cache(&fetch.issuer) else {
-                continue;
-            };
             if fetch.issuer != self.issuer {
-                cache.fail_refresh(fetch.ticket, now);
+                validator.fail_refresh(fetch, now);
                 continue;
             }
             let document = (self.source)();
-            match cache.complete_refresh(fetch.ticket, &document, Some(MAX_AGE), now) {
+            match validator.complete_refresh(fetch, &document, Some(MAX_AGE), now) {
                 Ok(()) => installed = true,
                 Err(e) => eprintln!("secure-fhir-server: issuer keys not installed: {e}"),
             }
