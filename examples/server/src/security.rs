@@ -189,15 +189,14 @@ impl PermitAccess {
     /// smart-auth's own check of the typed resource: a read-like check for the requested type,
     /// "may this be returned at all" for types reached through includes and operations.
     ///
-    /// A Binary naming a `securityContext` is checked with that context, fetched through `tx`
-    /// (without `tx` it is refused).
-    fn typed_check(&self, tx: Option<&Tx<'_>>, rtype: &str, body: &str) -> bool {
+    /// A Binary naming a `securityContext` is checked with that context, fetched through `tx`.
+    fn typed_check(&self, tx: &Tx<'_>, rtype: &str, body: &str) -> bool {
         let Some(resource) = self.parsed.parse(body.as_bytes()) else {
             return false;
         };
-        let context = match tx.map(|tx| self.binary_context(tx, &resource)) {
-            Some(BinaryCheck::Context(context)) => context,
-            _ => None,
+        let context = match self.binary_context(tx, &resource) {
+            BinaryCheck::Context(context) => context,
+            BinaryCheck::Ordinary => None,
         };
         let context = context.as_deref();
         let requested = self
@@ -225,11 +224,11 @@ impl Access for PermitAccess {
     fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &str) -> bool {
         let by_context = rtype == "Binary" && self.names_context(body);
         (by_context || narrowing_admits(tx, rtype, id, self.narrowing(rtype)))
-            && self.typed_check(Some(tx), rtype, body)
+            && self.typed_check(tx, rtype, body)
     }
 
     fn may_return_match(&self, tx: &Tx<'_>, rtype: &str, _id: &str, body: &str) -> bool {
-        self.typed_check(Some(tx), rtype, body)
+        self.typed_check(tx, rtype, body)
     }
 
     /// smart-auth's write check (the grant's write permission, compartment and constraints) on
@@ -270,9 +269,10 @@ impl Access for PermitAccess {
     }
 
     /// smart-auth's read check of the last live content alone: the index holds no rows for a
-    /// deleted resource, so the narrowing cannot be evaluated on it.
-    fn may_read_deleted(&self, rtype: &str, body: &str) -> bool {
-        self.typed_check(None, rtype, body)
+    /// deleted resource, so the narrowing cannot be evaluated on it. A Binary's security
+    /// context is still fetched (and must pass the caller's own read checks), as for a live one.
+    fn may_read_deleted(&self, tx: &Tx<'_>, rtype: &str, body: &str) -> bool {
+        self.typed_check(tx, rtype, body)
     }
 
     /// The read grant's own check of this resource (its compartment and constraints), not

@@ -38,13 +38,20 @@ fn create(s: &Server, body: &serde_json::Value) -> String {
     r.json()["id"].as_str().unwrap().to_owned()
 }
 
+/// A document of `Patient/example` and one of `Patient/pat-2`, and a Binary for each:
+/// `[mine, theirs, my_binary, their_binary]`.
+fn documents_and_binaries(s: &Server) -> [String; 4] {
+    let mine = create(s, &document("Patient/example"));
+    let theirs = create(s, &document("Patient/pat-2"));
+    let my_binary = create(s, &binary(&format!("DocumentReference/{mine}")));
+    let their_binary = create(s, &binary(&format!("DocumentReference/{theirs}")));
+    [mine, theirs, my_binary, their_binary]
+}
+
 #[test]
 fn binaries_follow_their_security_context() {
     let s = Server::start(&[]);
-    let mine = create(&s, &document("Patient/example"));
-    let theirs = create(&s, &document("Patient/pat-2"));
-    let my_binary = create(&s, &binary(&format!("DocumentReference/{mine}")));
-    let their_binary = create(&s, &binary(&format!("DocumentReference/{theirs}")));
+    let [mine, theirs, my_binary, their_binary] = documents_and_binaries(&s);
     let to_me = create(&s, &binary("Patient/example"));
     let plain = create(
         &s,
@@ -153,4 +160,54 @@ fn a_binary_read_is_disclosed_as_its_contexts_patients() {
     };
     assert_eq!(reads("example"), 1);
     assert_eq!(reads("pat-2"), 0);
+}
+
+#[test]
+fn a_deleted_binary_is_gone_to_whoever_may_read_its_context_and_missing_to_others() {
+    let s = Server::start(&[]);
+    let [_, _, my_binary, their_binary] = documents_and_binaries(&s);
+    let admin = s.token("system/*.cruds", None, None);
+    for id in [&my_binary, &their_binary] {
+        let r = s.request("DELETE", &format!("/Binary/{id}"), Some(&admin), &[], None);
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+
+    // As a deleted Observation is to its patient: 410, the earlier version, the history.
+    let t = s.patient_token("patient/Binary.rs patient/DocumentReference.rs");
+    let r = s.get(&format!("/Binary/{my_binary}"), &t);
+    assert_eq!(r.status, 410, "{}", r.text());
+    assert_eq!(
+        s.get(&format!("/Binary/{my_binary}/_history/1"), &t).status,
+        200
+    );
+    assert_eq!(
+        s.get(&format!("/Binary/{my_binary}/_history/2"), &t).status,
+        410
+    );
+    let h = s.get(&format!("/Binary/{my_binary}/_history"), &t);
+    assert_eq!(h.status, 200, "{}", h.text());
+    assert_eq!(
+        h.json()["entry"].as_array().unwrap().len(),
+        2,
+        "{}",
+        h.text()
+    );
+
+    // Another patient's deleted Binary, and one whose context the token may not read: the
+    // byte-identical 404 of a Binary that never existed.
+    let missing = s.get("/Binary/no-such-binary", &t);
+    let binary_only = s.patient_token("patient/Binary.rs");
+    for (token, id) in [(&t, &their_binary), (&binary_only, &my_binary)] {
+        for path in [
+            format!("/Binary/{id}"),
+            format!("/Binary/{id}/_history/1"),
+            format!("/Binary/{id}/_history/2"),
+            format!("/Binary/{id}/_history"),
+        ] {
+            let r = s.get(&path, token);
+            assert_eq!(r.status, 404, "{path}: {}", r.text());
+            assert_eq!(r.body, missing.body, "{path}");
+            assert_eq!(r.stable_headers(), missing.stable_headers(), "{path}");
+        }
+    }
 }

@@ -29,9 +29,10 @@ pub trait Access: Sync {
     /// Whether the caller could read the deleted resource `rtype` whose last content was `body`
     /// (then it learns `410 Gone`, and sees the deletion in history; otherwise `404`). The
     /// store no longer indexes a deleted resource, so only the content can decide; the default
-    /// decides for unrestricted callers only.
-    fn may_read_deleted(&self, rtype: &str, body: &str) -> bool {
-        let _ = body;
+    /// decides for unrestricted callers only. `tx` serves what the content points at (a
+    /// Binary's security context).
+    fn may_read_deleted(&self, tx: &Tx<'_>, rtype: &str, body: &str) -> bool {
+        let _ = (tx, body);
         self.narrowing(rtype).is_some_and(|c| c.is_empty())
     }
 

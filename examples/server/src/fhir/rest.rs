@@ -107,7 +107,7 @@ fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Ver
     if cur.deleted {
         let live = tx.last_live(t, id)?.and_then(|v| v.body);
         return match live {
-            Some(body) if env.access.may_read_deleted(t, &body) => Err(Fail::new(
+            Some(body) if env.access.may_read_deleted(tx, t, &body) => Err(Fail::new(
                 StatusCode::GONE,
                 IssueCode::Deleted,
                 "The resource was deleted",
@@ -170,7 +170,7 @@ fn may_read_version(
 ) -> Result<bool, Fail> {
     let deleted = tx.current(t, id)?.is_some_and(|c| c.deleted);
     Ok(if deleted {
-        env.access.may_read_deleted(t, body)
+        env.access.may_read_deleted(tx, t, body)
     } else {
         env.access.may_read(tx, t, id, body)
     })
