@@ -263,14 +263,19 @@ pub fn outcome_of(status: StatusCode) -> Outcome {
         StatusCode::UNAUTHORIZED => Outcome::Unauthenticated { reason },
         StatusCode::FORBIDDEN => Outcome::Denied { reason },
         s => Outcome::Failed {
-            severity: if s.is_server_error() {
-                Severity::Serious
-            } else {
-                Severity::Minor
-            },
+            severity: severity_of(s),
             reason,
             http_status: Some(s.as_u16()),
         },
+    }
+}
+
+/// How bad a failure answered with `status` is: the server's own (5xx) is serious.
+fn severity_of(status: StatusCode) -> Severity {
+    if status.is_server_error() {
+        Severity::Serious
+    } else {
+        Severity::Minor
     }
 }
 
@@ -296,7 +301,7 @@ impl Rejected {
                 Outcome::Denied { reason }
             }
             s => Outcome::Failed {
-                severity: Severity::Minor,
+                severity: severity_of(s),
                 reason,
                 http_status: Some(s.as_u16()),
             },

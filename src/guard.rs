@@ -242,16 +242,25 @@ impl SecureFhir {
     /// sender-constrained one (`cnf`) as presented without its proof, as a bearer token would
     /// be.
     ///
+    /// When introspection gives no context, the host refuses the request itself with
+    /// [`refused`](Self::refused) and
+    /// [`Rejection::from_token_error`](crate::Rejection::from_token_error): `"active": false`
+    /// is a 401 `invalid_token`; an unusable answer, or none at all (the host's request
+    /// failed: use [`TokenError::IntrospectionFailed`]), is a 503 without a challenge, since
+    /// the token may be good.
+    ///
     /// ```
     /// use std::sync::Arc;
-    /// use secure_fhir::SecureFhir;
+    /// use secure_fhir::{Rejection, SecureFhir};
     /// use smart_auth::bearer::extract_from_parts;
     /// use smart_auth::decision::DecisionPolicy;
     /// use smart_auth::introspection::{request_body, Introspector};
     /// use smart_auth::{IssuerConfig, UnixTime, Validator};
     ///
     /// let (iss, aud) = ("https://auth.example.org", "https://fhir.example.org/fhir");
-    /// let facade = SecureFhir::new(Validator::new([IssuerConfig::new(iss, aud)])?, DecisionPolicy::default(), "/fhir");
+    /// // The same authorization server also issues JWTs, signed with the keys at its jwks_uri.
+    /// let validator = Validator::new([IssuerConfig::new(iss, aud).jwks_uri("https://auth.example.org/jwks.json")])?;
+    /// let facade = SecureFhir::new(validator, DecisionPolicy::default(), "/fhir");
     /// let introspector = Introspector::new(iss, aud);
     /// let now = UnixTime::from_secs(1_767_225_600);
     ///
@@ -267,6 +276,14 @@ impl SecureFhir {
     /// let context = Arc::new(introspector.parse_response(answer, now)?);
     /// let authorized = facade.authorize_context(&parts, b"", context, now).expect("allowed");
     /// assert_eq!(authorized.narrowing().unwrap().alternatives()[0].compartment().unwrap().id, "123");
+    ///
+    /// // Later the authorization server answers with an error page: refused, but as its
+    /// // failure (503), not as an invalid token, and audited like every refusal.
+    /// let failure = introspector.parse_response(b"<html>502 Bad Gateway</html>", now).unwrap_err();
+    /// let refused = facade.refused(&parts, Rejection::from_token_error(&failure, facade.realm()), now);
+    /// assert_eq!(refused.rejection().reason(), "introspection_failed");
+    /// assert_eq!(refused.to_response().status(), 503);
+    /// assert!(refused.to_response().headers().get("www-authenticate").is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn authorize_context(

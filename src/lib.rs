@@ -13,7 +13,8 @@
 //!    `http::Response`: 400/401/403/404/413/414/415 with the RFC 6750 challenge and an
 //!    OperationOutcome that leaks nothing (diagnostics are `&'static str`: no echo of input).
 //!    For opaque tokens the host introspects itself (RFC 7662), [`SecureFhir::authorize_context`]
-//!    takes the access context instead of the credential.
+//!    takes the access context instead of the credential; an introspection that fails is
+//!    refused as a 503 without a challenge, not as an invalid token.
 //! 2. The host runs the interaction with the narrowing, and checks what it returns.
 //! 3. [`Authorized::audit_record`] / [`Rejected::audit_record`] give the
 //!    [`fhir_audit::AuditRecord`] of every request, allowed or not, for the host's log.

@@ -64,8 +64,19 @@ impl Rejection {
         r
     }
 
-    /// The answer for a credential that failed (`401`/`400` with the RFC 6750 challenge).
+    /// The answer for a credential that failed (`401`/`400` with the RFC 6750 challenge), or
+    /// could not be checked: [`TokenError::IntrospectionFailed`] (the authorization server's
+    /// introspection answer was unusable) is a `503` without a challenge, so that the client
+    /// keeps its token and retries instead of discarding it as `invalid_token`.
     pub fn from_token_error(e: &TokenError, realm: &str) -> Rejection {
+        if e.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return Rejection::new(
+                e.status(),
+                IssueCode::Transient,
+                e.reason(),
+                "The access token could not be checked; try again later",
+            );
+        }
         let code = match e {
             TokenError::MissingCredentials | TokenError::UnsupportedScheme => IssueCode::Login,
             TokenError::MultipleCredentials

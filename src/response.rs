@@ -47,6 +47,9 @@ pub enum IssueCode {
     Processing,
     /// `exception`: an internal error (details go to the server log, never to the caller).
     Exception,
+    /// `transient`: a passing failure, such as an authorization server that could not say
+    /// whether the token is active; the same request may succeed later.
+    Transient,
     /// `informational`: no problem (e.g. in a `Prefer: return=OperationOutcome` answer).
     Informational,
 }
@@ -71,6 +74,7 @@ impl IssueCode {
             IssueCode::Conflict => "conflict",
             IssueCode::Processing => "processing",
             IssueCode::Exception => "exception",
+            IssueCode::Transient => "transient",
             IssueCode::Informational => "informational",
         }
     }

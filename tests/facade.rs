@@ -450,3 +450,53 @@ fn an_introspected_context_is_refused_once_expired_revoked_or_bound() {
         .expect_err("revoked");
     assert_eq!(revoked.rejection().reason(), "inactive");
 }
+
+#[test]
+fn an_unusable_introspection_answer_is_a_503_not_an_invalid_token() {
+    let (_, facade) = setup();
+    let p = parts(
+        "GET",
+        "/fhir/Observation",
+        &[("authorization", "Bearer opaque-7Hq2")],
+    );
+    let introspector = smart_auth::introspection::Introspector::new(ISSUER, AUDIENCE);
+    let answer = |body: &[u8]| {
+        let e = introspector.parse_response(body, now()).unwrap_err();
+        secure_fhir::Rejection::from_token_error(&e, facade.realm())
+    };
+
+    // The authorization server's failure: the client's token may be good, so no challenge
+    // tells it to throw the token away; still refused.
+    let failed = facade.refused(&p, answer(b"<html>Bad Gateway</html>"), now());
+    assert_eq!(failed.rejection().reason(), "introspection_failed");
+    let r = failed.to_response();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("www-authenticate").is_none());
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(body["issue"][0]["code"], "transient");
+    assert!(!String::from_utf8_lossy(r.body()).contains("Bad Gateway"));
+    let when = chrono::Utc.timestamp_opt(NOW, 0).unwrap();
+    match failed
+        .audit_record(when, &p, b"", &RequestInfo::default())
+        .outcome
+    {
+        Outcome::Failed {
+            severity,
+            reason,
+            http_status,
+        } => {
+            assert_eq!(severity, fhir_audit::Severity::Serious);
+            assert_eq!(reason, "introspection_failed");
+            assert_eq!(http_status, Some(503));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The server's verdict on the token: 401 invalid_token, as for a JWT.
+    let inactive = answer(br#"{"active":false}"#).to_response();
+    assert_eq!(inactive.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        inactive.headers()["www-authenticate"],
+        r#"Bearer realm="fhir", error="invalid_token""#
+    );
+}

@@ -3,7 +3,10 @@
 //! Every rejection has a stable, machine-readable [`TokenError::reason`] for logs and metrics.
 //! What goes back to the client is deliberately coarser: every token failure is the same
 //! `invalid_token` challenge (smart.md §3.1 step 9), so the response is no oracle for which check
-//! failed. Nothing a client sent is ever echoed into a challenge.
+//! failed. Nothing a client sent is ever echoed into a challenge. The one refusal that is not
+//! the token's fault, an authorization server whose introspection answer is unusable
+//! ([`TokenError::IntrospectionFailed`]), is a 503 without a challenge, so that clients keep
+//! their (possibly good) token and retry.
 
 use http::StatusCode;
 
@@ -129,9 +132,14 @@ pub enum TokenError {
     /// The introspection response says the token is not active.
     #[error("token inactive")]
     Inactive,
-    /// The introspection response is not usable.
-    #[error("malformed introspection response")]
-    MalformedIntrospection,
+    /// The authorization server's introspection answer is not a usable RFC 7662 response:
+    /// not JSON, no boolean `active`, or an active answer without SMART's required members
+    /// (`scope`, `client_id`, `exp`) or with mistyped ones. Hosts also use it when the
+    /// introspection request itself failed (no answer, a status other than 200). It says
+    /// nothing about the token, so it is no `invalid_token`: [`TokenError::status`] is 503 and
+    /// there is no challenge (the request is still refused).
+    #[error("introspection failed")]
+    IntrospectionFailed,
 
     // --- Sender constraints ---
     /// A DPoP-bound token was presented without a valid DPoP proof (e.g. as `Bearer`).
@@ -244,7 +252,7 @@ impl TokenError {
             LifetimeTooLong => "lifetime_too_long",
             UnsupportedConfirmation => "unsupported_confirmation",
             Inactive => "inactive",
-            MalformedIntrospection => "malformed_introspection",
+            IntrospectionFailed => "introspection_failed",
             DpopRequired => "dpop_required",
             InvalidDpopProof(_) => "invalid_dpop_proof",
             UseDpopNonce => "use_dpop_nonce",
@@ -257,11 +265,12 @@ impl TokenError {
     }
 
     /// The challenge error code, or `None` when no credentials were sent (RFC 6750 §3.1: the
-    /// challenge then carries no `error` attribute).
+    /// challenge then carries no `error` attribute) or the credential could not be judged
+    /// ([`TokenError::IntrospectionFailed`], answered without a challenge).
     pub const fn challenge_error(&self) -> Option<ChallengeError> {
         use TokenError::*;
         match self {
-            MissingCredentials | UnsupportedScheme => None,
+            MissingCredentials | UnsupportedScheme | IntrospectionFailed => None,
             MultipleCredentials | MalformedAuthorization | TokenInQuery => {
                 Some(ChallengeError::InvalidRequest)
             }
@@ -273,8 +282,12 @@ impl TokenError {
     }
 
     /// The HTTP status of a resource server's response: 401 unless the request was malformed
-    /// (400) or the scope is insufficient (403).
+    /// (400), the scope is insufficient (403), or the authorization server failed to say
+    /// whether the token is active (503, [`TokenError::IntrospectionFailed`]).
     pub const fn status(&self) -> StatusCode {
+        if let TokenError::IntrospectionFailed = self {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self.challenge_error() {
             None => StatusCode::UNAUTHORIZED,
             Some(e) => e.status(),
@@ -290,7 +303,8 @@ impl TokenError {
     /// The `WWW-Authenticate` challenge a resource server sends for this error: the `Bearer`
     /// scheme, or `DPoP` for a DPoP proof error (`invalid_dpop_proof`, which a replayed `jti`
     /// is, and `use_dpop_nonce`). Token endpoints answer client-assertion failures with
-    /// [`oauth_error`](Self::oauth_error) instead.
+    /// [`oauth_error`](Self::oauth_error) instead. A 503
+    /// ([`TokenError::IntrospectionFailed`]) carries no challenge: do not send this one.
     pub fn challenge(&self) -> Challenge {
         let c = Challenge::bearer();
         match self.challenge_error() {

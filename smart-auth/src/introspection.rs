@@ -99,12 +99,17 @@ impl Introspector {
         self
     }
 
-    /// Parses a 200 response body for a token presented as `Bearer`. Anything but
-    /// `"active": true` is [`TokenError::Inactive`]; an active response must carry SMART's
-    /// `scope`, `client_id` and a future `exp`, and the launch-context members follow the same
-    /// shape rules as JWT claims. A sender-constrained token (`cnf`) is refused as
+    /// Parses a 200 response body for a token presented as `Bearer`. `"active": false` is
+    /// [`TokenError::Inactive`]; an active response must carry SMART's `scope`, `client_id` and
+    /// a future `exp`, and the launch-context members follow the same shape rules as JWT
+    /// claims. A sender-constrained token (`cnf`) is refused as
     /// [`Validator::validate`](crate::Validator::validate) refuses one (RFC 9449 §7.2, RFC 8705
     /// §3): it needs its proof, see [`Introspector::parse_constrained_response`].
+    ///
+    /// A body that is no usable RFC 7662 answer (not a JSON object, `active` missing or not a
+    /// boolean, an active answer without SMART's members or with mistyped ones) is
+    /// [`TokenError::IntrospectionFailed`]: refused like the rest, but as the authorization
+    /// server's failure (503), not the token's.
     pub fn parse_response(&self, body: &[u8], now: UnixTime) -> Result<AccessContext, TokenError> {
         let ctx = self.parse_constrained_response(body, now)?;
         crate::validator::bearer_usable(&ctx)?;
@@ -121,21 +126,44 @@ impl Introspector {
         now: UnixTime,
     ) -> Result<AccessContext, TokenError> {
         if body.len() > MAX_RESPONSE_LEN {
-            return Err(TokenError::MalformedIntrospection);
+            return Err(TokenError::IntrospectionFailed);
         }
-        let claims = crate::jose::json::parse_object(body)
-            .map_err(|_| TokenError::MalformedIntrospection)?;
-        if claims.get("active") != Some(&Value::Bool(true)) {
-            return Err(TokenError::Inactive);
+        let claims =
+            crate::jose::json::parse_object(body).map_err(|_| TokenError::IntrospectionFailed)?;
+        // RFC 7662 §2.2: `active` is a required boolean. Only `false` is a verdict on the
+        // token; without a boolean the server said nothing about it.
+        match claims.get("active") {
+            Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Err(TokenError::Inactive),
+            _ => return Err(TokenError::IntrospectionFailed),
         }
+        // `aud` is optional in an answer: its absence is no fault of the server's, but a
+        // resource server that requires it cannot tell the token is meant for it.
+        if self.require_audience && !claims.contains_key("aud") {
+            return Err(TokenError::MissingClaim("aud"));
+        }
+        self.active_context(claims, now).map_err(|e| match e {
+            // SMART requires these members of every active answer, in these shapes: a missing
+            // or mistyped one is the server's failure.
+            TokenError::MissingClaim(_) | TokenError::InvalidClaim(_) => {
+                TokenError::IntrospectionFailed
+            }
+            e => e,
+        })
+    }
+
+    /// The context of an active answer, checked as a JWT's claims are.
+    fn active_context(
+        &self,
+        claims: serde_json::Map<String, Value>,
+        now: UnixTime,
+    ) -> Result<AccessContext, TokenError> {
         if let Some(iss) = opt_str(&claims, "iss")? {
             if iss != self.issuer {
                 return Err(TokenError::WrongIssuer);
             }
         }
-        if (claims.contains_key("aud") || self.require_audience)
-            && !audiences(&claims)?.contains(&self.audience.as_str())
-        {
+        if claims.contains_key("aud") && !audiences(&claims)?.contains(&self.audience.as_str()) {
             return Err(TokenError::WrongAudience);
         }
         req_str(&claims, "scope")?;
@@ -215,8 +243,9 @@ impl IntrospectionCache {
         self.negative.get_by_hash(&key, now).map(Err)
     }
 
-    /// Records an answer. Only [`TokenError::Inactive`] is cached as negative (a malformed
-    /// response says nothing about the token).
+    /// Records an answer. Only [`TokenError::Inactive`] is cached as negative
+    /// ([`TokenError::IntrospectionFailed`] says nothing about the token: the next request asks
+    /// again).
     pub fn record(
         &self,
         token: &str,

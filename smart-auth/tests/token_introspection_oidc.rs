@@ -51,45 +51,88 @@ fn active_response_maps_like_jwt_claims() {
 }
 
 #[test]
-fn inactive_and_malformed() {
+fn only_active_false_is_an_inactive_token() {
+    // RFC 7662 §2.2: `"active": false` is the authorization server's verdict on the token.
+    assert_eq!(parse(&json!({"active": false})), Err(TokenError::Inactive));
+    let inactive = TokenError::Inactive;
+    assert_eq!(inactive.status(), http::StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        inactive.challenge().to_header_value(),
+        r#"Bearer error="invalid_token""#
+    );
+}
+
+/// An answer that is no RFC 7662 response says nothing about the token: it is the
+/// authorization server's failure, refused (never active) with its own reason and a 503,
+/// without the `invalid_token` challenge that would make the client throw a good token away.
+fn assert_failed(answer: Result<smart_auth::AccessContext, TokenError>, what: &str) {
+    let err = answer.expect_err(what);
+    assert_eq!(err.reason(), "introspection_failed", "{what}: {err:?}");
+    assert_eq!(
+        err.status(),
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "{what}"
+    );
+    assert_eq!(err.challenge_error(), None, "{what}");
+}
+
+#[test]
+fn a_broken_answer_is_the_authorization_servers_failure() {
     for body in [
-        json!({"active": false}),
         json!({"active": "true"}),
         json!({"active": 1}),
         json!({"scope": "x"}),
         json!({"active": null}),
+        json!({}),
+        json!([true]),
     ] {
-        assert_eq!(parse(&body), Err(TokenError::Inactive), "{body}");
+        assert_failed(parse(&body), &body.to_string());
     }
     let i = Introspector::new(ISS, AUD);
-    assert_eq!(
-        i.parse_response(b"not json", NOW),
-        Err(TokenError::MalformedIntrospection)
-    );
-    assert_eq!(
-        i.parse_response(br#"{"active":true,"active":false}"#, NOW),
-        Err(TokenError::MalformedIntrospection)
-    );
-    assert_eq!(
-        i.parse_response(&vec![b' '; 70_000], NOW),
-        Err(TokenError::MalformedIntrospection)
-    );
+    for body in [
+        &b"not json"[..],
+        b"",
+        br#"{"active":true,"active":false}"#,
+        br#"{"active":false,"active":false}"#,
+        &vec![b' '; 70_000],
+    ] {
+        let what = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
+        assert_failed(i.parse_response(body, NOW), &what);
+    }
+    // An active answer without SMART's required members, or with mistyped ones.
+    for name in ["scope", "client_id", "exp"] {
+        let mut b = active();
+        b.as_object_mut().unwrap().remove(name);
+        assert_failed(parse(&b), name);
+    }
+    for (name, value) in [
+        ("exp", json!("soon")),
+        ("exp", json!(-5)),
+        ("iss", json!(["https://as.example.org"])),
+        ("aud", json!(7)),
+        ("patient", json!(["123"])),
+        ("patient", json!("../123")),
+        ("scope", json!(["a"])),
+        ("client_id", json!(1)),
+        ("fhirContext", json!("Encounter/e1")),
+        ("fhirUser", json!("Observation/1")),
+    ] {
+        let mut b = active();
+        b[name] = value;
+        assert_failed(parse(&b), name);
+    }
+    // Never cached: the next request asks again.
+    let cache = IntrospectionCache::new(100, 60, 5);
+    let answer = i.parse_response(b"<html>502 Bad Gateway</html>", NOW);
+    cache.record("tok", &answer.map(Arc::new), NOW);
+    assert!(cache.get("tok", NOW).is_none());
 }
 
 #[test]
-fn smart_fields_required_and_typed() {
-    for (name, want) in [
-        ("scope", TokenError::MissingClaim("scope")),
-        ("client_id", TokenError::MissingClaim("client_id")),
-        ("exp", TokenError::MissingClaim("exp")),
-    ] {
-        let mut b = active();
-        b.as_object_mut().unwrap().remove(name);
-        assert_eq!(parse(&b), Err(want), "{name}");
-    }
+fn an_active_answer_is_checked_like_a_token() {
+    // What the answer says about the token refuses it as a token: 401 `invalid_token`.
     let cases = [
         ("exp", json!(NOW.as_secs() - 31), TokenError::Expired),
-        ("exp", json!("soon"), TokenError::InvalidClaim("exp")),
         (
             "iss",
             json!("https://other.example"),
@@ -101,12 +144,6 @@ fn smart_fields_required_and_typed() {
             TokenError::WrongAudience,
         ),
         (
-            "patient",
-            json!(["123"]),
-            TokenError::InvalidClaim("patient"),
-        ),
-        ("scope", json!(["a"]), TokenError::InvalidClaim("scope")),
-        (
             "cnf",
             json!({"x5t": "abc"}),
             TokenError::UnsupportedConfirmation,
@@ -117,13 +154,16 @@ fn smart_fields_required_and_typed() {
         b[name] = value;
         assert_eq!(parse(&b), Err(want), "{name}");
     }
+    // No `aud` is a valid answer (RFC 7662 §2.2: optional), but not for a resource server that
+    // requires one: the token is not shown to be meant for it.
     let strict = Introspector::new(ISS, AUD).require_audience(true);
     let mut b = active();
     b.as_object_mut().unwrap().remove("aud");
-    assert_eq!(
-        strict.parse_response(b.to_string().as_bytes(), NOW),
-        Err(TokenError::MissingClaim("aud"))
-    );
+    let err = strict
+        .parse_response(b.to_string().as_bytes(), NOW)
+        .unwrap_err();
+    assert_eq!(err, TokenError::MissingClaim("aud"));
+    assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
 }
 
 #[test]
@@ -170,8 +210,6 @@ fn cache_bounds() {
         cache.get("dead", NOW.plus(5)).is_none(),
         "negative answers are short-lived"
     );
-    cache.record("broken", &Err(TokenError::MalformedIntrospection), NOW);
-    assert!(cache.get("broken", NOW).is_none());
 
     // Bounded in memory: a small cache never answers for more tokens than its capacity (a
     // multiple of its 16 shards).
