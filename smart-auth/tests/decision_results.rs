@@ -475,6 +475,34 @@ fn writes_check_new_and_stored_versions() {
 }
 
 #[test]
+fn writes_confined_to_a_patient_never_reach_into_another_patients_compartment() {
+    // In our compartment by `subject`, and in 456's by `performer` (or the other way round):
+    // 456 would find it in their record, written, changed or deleted by 123's token.
+    let ours_and_theirs = r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/123"},"performer":[{"reference":"Patient/456"}]}"#;
+    let theirs_and_ours = r#"{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/456"},"performer":[{"reference":"Patient/123"}]}"#;
+    let twice_ours = r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/123"},"performer":[{"reference":"https://ehr.example/fhir/Patient/123"}]}"#;
+    let allergy = r#"{"resourceType":"AllergyIntolerance","id":"a1","patient":{"reference":"Patient/123"},"asserter":{"reference":"Patient/456"}}"#;
+    let u = |req: &str| {
+        Case::new("user/Observation.cruds")
+            .user("Patient/123")
+            .request(req)
+    };
+    assert_table(&authorizer(), &[
+        p("patient/Observation.c", "POST Observation").body(ours_and_theirs).expect(Forbidden),
+        p("patient/AllergyIntolerance.c", "POST AllergyIntolerance").body(allergy).expect(Forbidden),
+        p("patient/Observation.u", "PUT Observation/o1").stored(OBS_123).body(ours_and_theirs).expect(Forbidden),
+        p("patient/Observation.u", "PUT Observation/o2").stored(theirs_and_ours).body(r#"{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/123"}}"#).expect(Forbidden),
+        p("patient/Observation.d", "DELETE Observation/o2").stored(theirs_and_ours).expect(Forbidden),
+        u("POST Observation").body(ours_and_theirs).expect(Forbidden),
+        // Naming only ourselves, however often, is fine; reading a shared resource still is.
+        p("patient/Observation.c", "POST Observation").body(twice_ours).expect(Allow),
+        p("patient/Observation.r", "GET Observation/o2").stored(theirs_and_ours).expect(Allow),
+        // Unconfined grants are not concerned.
+        Case::new("system/Observation.c").request("POST Observation").body(ours_and_theirs).expect(Allow),
+    ]);
+}
+
+#[test]
 fn batch_and_transaction() {
     big_stack(batch_and_transaction_body);
 }

@@ -4,7 +4,7 @@
 mod server_support;
 
 use serde_json::json;
-use server_support::Server;
+use server_support::{Response, Server};
 
 fn observation(subject: &str) -> serde_json::Value {
     json!({
@@ -15,6 +15,16 @@ fn observation(subject: &str) -> serde_json::Value {
         "effectiveDateTime": "2025-01-01T10:00:00Z",
         "valueQuantity": {"value": 60, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}
     })
+}
+
+fn json_patch(s: &Server, path: &str, token: &str, patch: &serde_json::Value) -> Response {
+    s.request(
+        "PATCH",
+        path,
+        Some(token),
+        &[("Content-Type", "application/json-patch+json")],
+        Some(&serde_json::to_vec(patch).unwrap()),
+    )
 }
 
 #[test]
@@ -233,13 +243,7 @@ fn writes_touching_another_patient_are_forbidden_and_leave_nothing() {
 
     // Moving one's own resource into another compartment by patch is rolled back.
     let patch = json!([{"op": "replace", "path": "/subject/reference", "value": "Patient/pat-2"}]);
-    let r = s.request(
-        "PATCH",
-        "/Observation/example",
-        Some(&t),
-        &[("Content-Type", "application/json-patch+json")],
-        Some(&serde_json::to_vec(&patch).unwrap()),
-    );
+    let r = json_patch(&s, "/Observation/example", &t, &patch);
     assert_eq!(r.status, 403, "{}", r.text());
     let still = s.get("/Observation/example", &reader);
     assert_eq!(still.status, 200);
@@ -256,6 +260,44 @@ fn writes_touching_another_patient_are_forbidden_and_leave_nothing() {
         .status,
         403
     );
+}
+
+#[test]
+fn writes_never_put_data_into_another_patients_compartment_through_a_second_reference() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.cruds");
+    let victim = s.token("patient/*.rs", Some("pat-2"), Some("Patient/pat-2"));
+    let theirs = || s.get("/Observation", &victim).entry_ids();
+    let before = theirs();
+
+    // Ours by `subject`, theirs by `performer`: pat-2 would find it in their record.
+    let mut both = observation("Patient/example");
+    both["performer"] = json!([{"reference": "Patient/pat-2"}]);
+    let r = s.send_json("POST", "/Observation", &t, &both);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let allergy = json!({"resourceType": "AllergyIntolerance",
+        "patient": {"reference": "Patient/example"},
+        "asserter": {"reference": "Patient/pat-2"}});
+    let r = s.send_json("POST", "/AllergyIntolerance", &t, &allergy);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": both, "request": {"method": "POST", "url": "Observation"}}
+    ]});
+    let r = s.send_json("POST", "", &t, &tx);
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // Nor by patching one's own resource.
+    let patch = json!([{"op": "add", "path": "/performer",
+        "value": [{"reference": "Patient/pat-2"}]}]);
+    let r = json_patch(&s, "/Observation/example", &t, &patch);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let reader = s.patient_token("patient/*.rs");
+    assert_eq!(
+        s.get("/Observation/example", &reader).json()["meta"]["versionId"],
+        "1"
+    );
+    assert_eq!(s.get("/Observation/example", &victim).status, 404);
+    assert_eq!(theirs(), before);
 }
 
 #[test]

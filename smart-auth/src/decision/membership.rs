@@ -39,6 +39,22 @@ pub(super) fn in_compartment(
     found
 }
 
+/// Whether `resource` is also in a compartment of type `ty` other than `ty/id`, by the same
+/// rule as [`in_compartment`] (never through `Patient.link`).
+pub(super) fn in_another_compartment(
+    ty: ResourceType,
+    id: &str,
+    resource: &Resource,
+    base: Option<&str>,
+) -> bool {
+    let Some(kind) = CompartmentType::for_resource_type(ty) else {
+        return false;
+    };
+    compartment::memberships(kind, resource, base)
+        .iter()
+        .any(|m| m.id != id && !matches!(m.via, Via::Param { param: "link", .. }))
+}
+
 /// Whether `resource` is a Patient with a `link` of one of the `follow` types whose `other`
 /// points at `Patient/id` (the CompartmentDefinition's `link` parameter; see
 /// [`DecisionPolicy::with_patient_links`](super::DecisionPolicy::with_patient_links)).

@@ -6,7 +6,7 @@ use fhir_types::{Resource, ResourceType};
 use serde_json::Value;
 
 use super::binary::names_security_context;
-use super::membership::{in_compartment, linked_to, links};
+use super::membership::{in_another_compartment, in_compartment, linked_to, links};
 use super::{level_index, Denial, DenialReason, Permit, Reach};
 use crate::request::CompartmentRef;
 use crate::scope::{constraint, Permissions};
@@ -42,7 +42,13 @@ impl Permit {
             Reach::All => true,
             Reach::Compartment(ty, id) => {
                 if in_compartment(*ty, id, resource, self.base()) {
-                    return true;
+                    // A write confined to one patient may not also put the resource in another
+                    // patient's compartment (an Observation's `performer`, an allergy's
+                    // `asserter`), nor change one that is there: that patient would find it
+                    // in their record.
+                    return !write
+                        || *ty != ResourceType::Patient
+                        || !in_another_compartment(*ty, id, resource, self.base());
                 }
                 if !write
                     && *ty == ResourceType::Patient
@@ -221,6 +227,10 @@ impl Permit {
     ///   and, for update, its `id` the URL's (else 400); it must be inside the scope (else 403).
     /// - `stored`: the current version (update, patch, delete, conditional matches). It must be
     ///   inside the scope too (else 403), so nothing is moved into or out of a compartment.
+    ///
+    /// A grant confined to a patient's compartment writes only resources in that compartment
+    /// and in no other patient's (a second reference such as `Observation.performer` naming
+    /// another patient is a 403), new and stored versions alike.
     ///
     /// A Binary naming a `securityContext` is always refused here: check it with
     /// [`check_write_with_context`](Self::check_write_with_context).
