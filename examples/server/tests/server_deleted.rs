@@ -63,3 +63,38 @@ fn deleted_resources_are_gone_to_their_readers_and_missing_to_others() {
         410
     );
 }
+
+#[test]
+fn a_deleted_resource_of_another_patient_cannot_be_taken_over_by_an_update() {
+    let s = Server::start(&[]);
+    let alice = s.patient_token("patient/*.cruds");
+    let victim = s.token("patient/*.cruds", Some("pat-2"), Some("Patient/pat-2"));
+    let r = s.request(
+        "DELETE",
+        "/Observation/pat-2-weight",
+        Some(&victim),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+
+    // Update-as-create at the deleted id, directly or through a conditional update naming it:
+    // refused like an update of the live resource, so its id, versions and deletion stay
+    // pat-2's.
+    let mut mine = obs("Patient/example");
+    mine["id"] = json!("pat-2-weight");
+    let r = s.send_json("PUT", "/Observation/pat-2-weight", &alice, &mine);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = s.send_json("PUT", "/Observation?code=never-used", &alice, &mine);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let missing = s.get("/Observation/never-existed/_history", &alice);
+    let r = s.get("/Observation/pat-2-weight/_history", &alice);
+    assert_eq!((r.status, &r.body), (404, &missing.body));
+    assert_eq!(s.get("/Observation/pat-2-weight", &victim).status, 410);
+
+    // Its owner may bring it back.
+    let mut again = obs("Patient/pat-2");
+    again["id"] = json!("pat-2-weight");
+    let r = s.send_json("PUT", "/Observation/pat-2-weight", &victim, &again);
+    assert_eq!(r.status, 201, "{}", r.text());
+}

@@ -302,8 +302,15 @@ pub(super) fn write_version(
     body: Value,
 ) -> Outcome {
     let cur = tx.current(t, id)?;
-    // No hijack: the stored version must be the caller's (SMART digest §12.12).
-    if let Some(stored) = cur.as_ref().and_then(Version::json) {
+    // No hijack: the stored version must be the caller's (SMART digest §12.12). For a deleted
+    // resource its last content decides: else an update-as-create would take over another
+    // patient's id, with their versions and deletion in its history.
+    let stored = match &cur {
+        Some(c) if c.deleted => tx.last_live(t, id)?.as_ref().and_then(Version::json),
+        Some(c) => c.json(),
+        None => None,
+    };
+    if let Some(stored) = stored {
         if !env.access.may_write(tx, t, id, &stored) {
             return Err(Fail::FORBIDDEN);
         }
