@@ -46,9 +46,12 @@ pub struct AuthzEvent {
     pub success: bool,
     /// The OAuth client involved, when known.
     pub client_id: Option<String>,
-    /// The user involved: the demo user's login name, when known.
+    /// The user involved: the demo user's login name (the `sub` of their tokens), when known.
     pub user: Option<String>,
-    /// The user's FHIR resource (`fhirUser`), when known.
+    /// Who issued that name: this server's issuer URL (the `iss` of the user's tokens), set
+    /// whenever a user is named.
+    pub issuer: Option<String>,
+    /// The user's FHIR resource (`fhirUser`) as an absolute URL, as in their tokens, when known.
     pub fhir_user: Option<String>,
     /// The patient in context, when there is one.
     pub patient: Option<String>,
@@ -68,6 +71,7 @@ impl AuthzEvent {
             success,
             client_id: None,
             user: None,
+            issuer: None,
             fhir_user: None,
             patient: None,
             grant_type: None,

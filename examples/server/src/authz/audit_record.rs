@@ -67,6 +67,9 @@ impl AuthzEvent {
         }
         if let Some(username) = &self.user {
             let mut user = User::new(username.clone());
+            if let Some(issuer) = &self.issuer {
+                user = user.issuer(issuer.clone());
+            }
             if let Some(fhir_user) = &self.fhir_user {
                 user = user.fhir_user(fhir_user.clone());
             }

@@ -466,6 +466,7 @@ pub(crate) async fn logout(State(state): State<AuthzState>, headers: HeaderMap) 
         let ended = state.store().end_session(&sha256(cookie.as_bytes()));
         if let Some(session) = ended {
             let mut event = AuthzEvent::new(now, AuthzEventKind::Logout, true);
+            event.fhir_user = state.user(&session.username).map(|u| u.fhir_user.clone());
             event.user = Some(session.username);
             state.audit(event);
         }

@@ -302,7 +302,15 @@ impl AuthzState {
         }
     }
 
-    pub(crate) fn audit(&self, event: AuthzEvent) {
+    /// Records `event`, naming its user as the tokens do (`iss` and `sub`, the absolute
+    /// `fhirUser`), so that a sign-in and the requests made with its tokens name one agent.
+    pub(crate) fn audit(&self, mut event: AuthzEvent) {
+        if event.user.is_some() {
+            event.issuer = Some(self.issuer().to_owned());
+        }
+        if let Some(relative) = event.fhir_user.take() {
+            event.fhir_user = Some(self.absolute_fhir_user(&relative));
+        }
         self.0.audit.record(&event);
     }
 
