@@ -249,6 +249,15 @@ fn accepts_json(parts: &http::request::Parts) -> bool {
     format && accept
 }
 
+/// The answer to a client that takes no JSON.
+fn not_acceptable() -> http::Response<Vec<u8>> {
+    fhir_response::error(
+        StatusCode::NOT_ACCEPTABLE,
+        IssueCode::NotSupported,
+        "This server answers in JSON only (application/fhir+json)",
+    )
+}
+
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -316,12 +325,18 @@ impl App {
     ) -> (http::Response<Vec<u8>>, Option<Pending>) {
         let route = route::parse(path);
         match route {
+            // Conformance, not data: no token, no record; but the same 406 as every other FHIR
+            // answer to a client that takes no JSON.
             Ok(Route::Metadata) if parts.method == Method::GET || parts.method == Method::HEAD => {
-                return (
-                    json_response(StatusCode::OK, FHIR_JSON, &self.capability),
-                    None,
-                );
+                let r = if accepts_json(parts) {
+                    json_response(StatusCode::OK, FHIR_JSON, &self.capability)
+                } else {
+                    not_acceptable()
+                };
+                return (r, None);
             }
+            // JSON whatever the `Accept` (SMART App Launch 2.2 conformance, smart.md §7.1): not
+            // a FHIR resource, and OAuth clients ask for it without a FHIR media type.
             Ok(Route::SmartConfiguration)
                 if parts.method == Method::GET || parts.method == Method::HEAD =>
             {
@@ -367,11 +382,7 @@ impl App {
             return (r, audit);
         }
         if !accepts_json(parts) {
-            let r = fhir_response::error(
-                StatusCode::NOT_ACCEPTABLE,
-                IssueCode::NotSupported,
-                "This server answers in JSON only (application/fhir+json)",
-            );
+            let r = not_acceptable();
             let audit = self.gate.record(&verdict, parts, bytes, &r, now);
             return (r, audit);
         }

@@ -619,3 +619,60 @@ fn a_client_asking_for_another_format_than_json_gets_406_not_json() {
     );
     assert_eq!(r.status, 401);
 }
+
+/// `metadata` answers formats as the rest of the API does; the SMART configuration is JSON
+/// whatever the `Accept` (SMART App Launch: "SHALL be JSON regardless of Accept").
+#[test]
+fn metadata_gets_406_for_other_formats_and_the_smart_configuration_is_always_json() {
+    let s = Server::start(&[]);
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let json_takers = [
+        None,
+        Some("*/*"),
+        Some(browser),
+        Some("application/json"),
+        Some("application/fhir+json"),
+    ];
+    let others = [Some("application/fhir+xml"), Some("text/turtle")];
+    let origin = ("Origin", "https://anywhere.example");
+    for (accept, json) in json_takers
+        .iter()
+        .map(|a| (*a, true))
+        .chain(others.iter().map(|a| (*a, false)))
+    {
+        let mut headers = vec![origin];
+        headers.extend(accept.map(|a| ("Accept", a)));
+        let r = s.request("GET", "/metadata", None, &headers, None);
+        let body = r.json();
+        if json {
+            assert_eq!(r.status, 200, "{accept:?}");
+            assert_eq!(body["resourceType"], "CapabilityStatement");
+        } else {
+            assert_eq!(r.status, 406, "{accept:?}");
+            assert_eq!(body["resourceType"], "OperationOutcome");
+        }
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        let r = s.request(
+            "GET",
+            "/.well-known/smart-configuration",
+            None,
+            &headers,
+            None,
+        );
+        assert_eq!(r.status, 200, "{accept:?}");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert!(r.json()["token_endpoint"].is_string());
+    }
+    for path in [
+        "/metadata?_format=xml",
+        "/metadata?_format=application/fhir%2Bxml",
+    ] {
+        assert_eq!(
+            s.request("GET", path, None, &[], None).status,
+            406,
+            "{path}"
+        );
+    }
+    let r = s.request("GET", "/metadata?_format=json", None, &[], None);
+    assert_eq!(r.status, 200);
+}
