@@ -64,10 +64,9 @@ fn deleted_resources_are_gone_to_their_readers_and_missing_to_others() {
     );
 }
 
-#[test]
-fn a_deleted_resource_of_another_patient_cannot_be_taken_over_by_an_update() {
+/// A server where pat-2 has deleted its `Observation/pat-2-weight`, and pat-2's token.
+fn pat_2_weight_deleted() -> (Server, String) {
     let s = Server::start(&[]);
-    let alice = s.patient_token("patient/*.cruds");
     let victim = s.token("patient/*.cruds", Some("pat-2"), Some("Patient/pat-2"));
     let r = s.request(
         "DELETE",
@@ -77,12 +76,25 @@ fn a_deleted_resource_of_another_patient_cannot_be_taken_over_by_an_update() {
         None,
     );
     assert_eq!(r.status, 204, "{}", r.text());
+    (s, victim)
+}
+
+/// A new content for `Observation/pat-2-weight`, about `subject`.
+fn weight(subject: &str) -> serde_json::Value {
+    let mut o = obs(subject);
+    o["id"] = json!("pat-2-weight");
+    o
+}
+
+#[test]
+fn a_deleted_resource_of_another_patient_cannot_be_taken_over_by_an_update() {
+    let (s, victim) = pat_2_weight_deleted();
+    let alice = s.patient_token("patient/*.cruds");
 
     // Update-as-create at the deleted id, directly or through a conditional update naming it:
     // refused like an update of the live resource, so its id, versions and deletion stay
     // pat-2's.
-    let mut mine = obs("Patient/example");
-    mine["id"] = json!("pat-2-weight");
+    let mine = weight("Patient/example");
     let r = s.send_json("PUT", "/Observation/pat-2-weight", &alice, &mine);
     assert_eq!(r.status, 403, "{}", r.text());
     let r = s.send_json("PUT", "/Observation?code=never-used", &alice, &mine);
@@ -93,8 +105,47 @@ fn a_deleted_resource_of_another_patient_cannot_be_taken_over_by_an_update() {
     assert_eq!(s.get("/Observation/pat-2-weight", &victim).status, 410);
 
     // Its owner may bring it back.
-    let mut again = obs("Patient/pat-2");
-    again["id"] = json!("pat-2-weight");
-    let r = s.send_json("PUT", "/Observation/pat-2-weight", &victim, &again);
+    let r = s.send_json(
+        "PUT",
+        "/Observation/pat-2-weight",
+        &victim,
+        &weight("Patient/pat-2"),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
+}
+
+#[test]
+fn a_deletion_shows_only_to_who_could_read_what_it_deleted() {
+    let (s, _) = pat_2_weight_deleted();
+    let alice = s.patient_token("patient/*.rs");
+    let admin = s.token("system/*.cruds", None, None);
+    // Filed again, by someone who may, under Patient/example: version 3 is alice's, versions 1
+    // (pat-2's content) and 2 (its deletion) are not.
+    let refiled = weight("Patient/example");
+    let r = s.send_json("PUT", "/Observation/pat-2-weight", &admin, &refiled);
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    let h = s.get("/Observation/pat-2-weight/_history", &alice);
+    assert_eq!(h.status, 200, "{}", h.text());
+    let versions: Vec<_> = h.json()["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["response"]["etag"].clone())
+        .collect();
+    assert_eq!(versions, [json!("W/\"3\"")], "{}", h.text());
+    let missing = s.get("/Observation/pat-2-weight/_history/9", &alice);
+    assert_eq!(missing.status, 404);
+    for v in [1, 2] {
+        let r = s.get(&format!("/Observation/pat-2-weight/_history/{v}"), &alice);
+        assert_eq!((r.status, &r.body), (404, &missing.body), "version {v}");
+    }
+    // The type's history too.
+    let h = s.get("/Observation/_history", &alice);
+    assert_eq!(h.status, 200, "{}", h.text());
+    assert!(
+        !h.text().contains("W/\\\"2\\\""),
+        "no deletion of pat-2's: {}",
+        h.text()
+    );
 }

@@ -150,11 +150,18 @@ fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
             Return::Representation,
             false,
         )),
-        None if version.deleted => Err(Fail::new(
-            StatusCode::GONE,
-            IssueCode::Deleted,
-            "This version is a deletion",
-        )),
+        None if version.deleted => {
+            // Gone to whoever could read what it deleted; to anyone else not there at all.
+            let deleted = tx.live_before(t, id, v)?.and_then(|l| l.body);
+            match deleted {
+                Some(b) if may_read_version(tx, env, t, id, &b)? => Err(Fail::new(
+                    StatusCode::GONE,
+                    IssueCode::Deleted,
+                    "This version is a deletion",
+                )),
+                _ => Err(Fail::NOT_FOUND),
+            }
+        }
         None => Err(Fail::NOT_FOUND),
     }
 }
@@ -443,7 +450,10 @@ fn history(
         let body = match &v.body {
             Some(b) => Some(b),
             None => {
-                live = tx.last_live(&v.rtype, &v.id)?.and_then(|l| l.body);
+                // A deletion shows to whoever could read what it deleted.
+                live = tx
+                    .live_before(&v.rtype, &v.id, v.version)?
+                    .and_then(|l| l.body);
                 live.as_ref()
             }
         };

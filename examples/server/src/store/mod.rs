@@ -252,17 +252,23 @@ impl Tx<'_> {
 
     /// The latest version of `rtype/id` that is not a deletion.
     pub fn last_live(&self, rtype: &str, id: &str) -> Result<Option<Version>> {
+        self.live_before(rtype, id, i64::MAX)
+    }
+
+    /// The latest version of `rtype/id` before `version` that is not a deletion: what the
+    /// deletion at `version` deleted.
+    pub fn live_before(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Version>> {
         if rtype == AUDIT_EVENT {
             return self.audit_event(id);
         }
         let sql = format!(
             "SELECT {COLUMNS} FROM history WHERE rtype = ?1 AND id = ?2 AND deleted = 0 \
-             ORDER BY version DESC LIMIT 1"
+             AND version < ?3 ORDER BY version DESC LIMIT 1"
         );
         Ok(self
             .conn
             .prepare_cached(&sql)?
-            .query_row(params![rtype, id], version_row)
+            .query_row(params![rtype, id, version], version_row)
             .optional()?)
     }
 
