@@ -100,7 +100,7 @@ fn load(v: &Validator, keys: &[&TestKey], cc: Option<&str>, now: UnixTime) {
     let mut due = v.refreshes_due(now);
     assert_eq!(due.len(), 1, "a refresh is due");
     let f = due.pop().unwrap();
-    assert_eq!(f.jwks_uri.as_deref(), Some("https://as.example.org/jwks"));
+    assert_eq!(f.jwks_uri, "https://as.example.org/jwks");
     v.key_cache(ISS)
         .unwrap()
         .complete_refresh(f.ticket, &jwks(keys), cc, now)

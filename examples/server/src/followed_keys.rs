@@ -26,15 +26,18 @@ impl FollowedKeys {
         }
     }
 
-    /// The validator configuration for the followed issuer: no fixed keys, a key cache that
-    /// asks for a refresh on an unknown `kid` at most once a second (a fetch costs nothing
-    /// here, and a rotated key should work at once).
+    /// The validator configuration for the followed issuer: no fixed keys, the issuer's
+    /// `jwks_uri` (where the development authorization server publishes them; read here in
+    /// process, never fetched), a key cache that asks for a refresh on an unknown `kid` at
+    /// most once a second (a fetch costs nothing here, and a rotated key should work at once).
     pub fn issuer_config(&self, audience: &str) -> IssuerConfig {
         let policy = KeyCachePolicy {
             unknown_kid_cooldown: 1,
             ..KeyCachePolicy::default()
         };
-        IssuerConfig::new(self.issuer.clone(), audience).key_cache_policy(policy)
+        IssuerConfig::new(self.issuer.clone(), audience)
+            .jwks_uri(format!("{}/jwks", self.issuer))
+            .key_cache_policy(policy)
     }
 
     /// Feeds the current JWKS into `validator` if its key cache asks for it. `true` if a new

@@ -75,7 +75,8 @@ pub enum ScopeClaim {
     ScopeOrScp,
 }
 
-/// A configuration mistake found by [`Validator::new`].
+/// A configuration mistake found by [`Validator::new`]. Each one that concerns an issuer
+/// names it (its identifier, the `String`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -95,12 +96,18 @@ pub enum ConfigError {
     /// The algorithm allow-list is empty.
     #[error("issuer {0} allows no algorithm")]
     NoAlgorithms(String),
+    /// An issuer has no key to verify a token with: neither a
+    /// [`jwks_uri`](IssuerConfig::jwks_uri), nor a [`jwks`](IssuerConfig::jwks) set holding a
+    /// usable key (the import filter may have refused them all), nor a shared secret. Every
+    /// one of its tokens would be refused.
+    #[error("issuer {0} has no keys: configure its jwks_uri or a key set")]
+    NoKeys(String),
     /// An HMAC algorithm is allowed without a configured shared secret, or the secret is bad.
-    #[error("HMAC needs an explicitly configured shared secret: {0}")]
-    SharedSecret(JwkError),
+    #[error("issuer {0}: HMAC needs an explicitly configured shared secret: {1}")]
+    SharedSecret(String, JwkError),
     /// The token size cap exceeds the hard maximum of 64 KiB.
-    #[error("max token length above 64 KiB")]
-    MaxTokenLen,
+    #[error("issuer {0}: max token length above 64 KiB")]
+    MaxTokenLen(String),
 }
 
 /// The trust configuration for one authorization server.
@@ -137,7 +144,9 @@ impl IssuerConfig {
     /// Trust `issuer` (compared byte for byte with `iss`) for tokens whose `aud` contains
     /// `audience` (this server's FHIR base URL, compared byte for byte). Secure defaults:
     /// RS256/RS384/ES256/ES384, `typ: at+jwt`, RFC 9068 claims, 30 s leeway, 24 h maximum
-    /// lifetime, 8 KiB maximum size, header keys refused.
+    /// lifetime, 8 KiB maximum size, header keys refused. It still needs its keys: a
+    /// [`jwks_uri`](Self::jwks_uri) or a [`jwks`](Self::jwks) set ([`Validator::new`]
+    /// refuses an issuer with neither, [`ConfigError::NoKeys`]).
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> IssuerConfig {
         IssuerConfig {
             issuer: issuer.into(),
@@ -293,8 +302,8 @@ pub struct Validator {
 pub struct KeyFetch {
     /// The issuer whose keys to fetch.
     pub issuer: String,
-    /// Its configured `jwks_uri`, if any.
-    pub jwks_uri: Option<String>,
+    /// Its configured [`jwks_uri`](IssuerConfig::jwks_uri).
+    pub jwks_uri: String,
     /// The ticket to hand back with the result ([`Validator::complete_refresh`]).
     pub ticket: crate::jwks::RefreshTicket,
 }
@@ -314,17 +323,18 @@ impl Validator {
                 return Err(ConfigError::Leeway);
             }
             if config.max_token_len > HARD_MAX_TOKEN_LEN {
-                return Err(ConfigError::MaxTokenLen);
+                return Err(ConfigError::MaxTokenLen(config.issuer));
             }
             let secret = match config.shared_secret.take() {
                 Some(Ok(k)) => Some(Arc::new(k)),
-                Some(Err(e)) => return Err(ConfigError::SharedSecret(e)),
+                Some(Err(e)) => return Err(ConfigError::SharedSecret(config.issuer, e)),
                 None => None,
             };
             // HMAC only with an explicit secret, and only for that secret's algorithm.
             for alg in config.algorithms.iter().filter(|a| a.is_symmetric()) {
                 if !secret.as_ref().is_some_and(|k| k.permits(alg)) {
-                    return Err(ConfigError::SharedSecret(JwkError::AlgorithmMismatch));
+                    let e = JwkError::AlgorithmMismatch;
+                    return Err(ConfigError::SharedSecret(config.issuer, e));
                 }
             }
             if config.algorithms.is_empty() {
@@ -332,8 +342,11 @@ impl Validator {
             }
             let keys = match (config.keys.take(), &config.jwks_uri) {
                 (Some(set), Some(_)) => KeyCache::seeded(config.key_policy, set),
-                (Some(set), None) => KeyCache::fixed(set),
-                (None, _) => KeyCache::new(config.key_policy),
+                (None, Some(_)) => KeyCache::new(config.key_policy),
+                // A fixed set, or only the shared secret: nothing is ever fetched.
+                (Some(set), None) if !set.is_empty() => KeyCache::fixed(set),
+                (_, None) if secret.is_some() => KeyCache::fixed(JwkSet::default()),
+                (_, None) => return Err(ConfigError::NoKeys(config.issuer)),
             };
             let header_rules = HeaderRules {
                 embedded_jwk: false,
@@ -404,8 +417,8 @@ impl Validator {
     /// let refresh = |now, keys: &TestKey| -> Result<(), Box<dyn std::error::Error>> {
     ///     for due in validator.refreshes_due(now) {
     ///         let jwks = format!(r#"{{"keys":[{}]}}"#, keys.public_jwk_json());
-    ///         let fetch = |_uri: Option<&str>| Ok::<_, std::io::Error>((jwks.clone(), "max-age=600"));
-    ///         match fetch(due.jwks_uri.as_deref()) {
+    ///         let fetch = |_uri: &str| Ok::<_, std::io::Error>((jwks.clone(), "max-age=600"));
+    ///         match fetch(&due.jwks_uri) {
     ///             Ok((body, cache_control)) => {
     ///                 validator.complete_refresh(due, body.as_bytes(), Some(cache_control), now)?
     ///             }
@@ -436,9 +449,10 @@ impl Validator {
         self.issuers
             .iter()
             .filter_map(|i| {
+                let jwks_uri = i.config.jwks_uri.clone()?;
                 i.keys.begin_refresh(now).map(|ticket| KeyFetch {
                     issuer: i.config.issuer.clone(),
-                    jwks_uri: i.config.jwks_uri.clone(),
+                    jwks_uri,
                     ticket,
                 })
             })
