@@ -3,6 +3,7 @@
 
 mod server_support;
 
+use base64::Engine;
 use serde_json::json;
 use server_support::{Response, Server};
 
@@ -298,6 +299,35 @@ fn writes_never_put_data_into_another_patients_compartment_through_a_second_refe
     );
     assert_eq!(s.get("/Observation/example", &victim).status, 404);
     assert_eq!(theirs(), before);
+}
+
+#[test]
+fn a_patch_answers_with_the_result_only_to_a_token_that_may_read_it() {
+    let s = Server::start(&[]);
+    let patch = json!([{"op": "replace", "path": "/status", "value": "amended"}]);
+    // Write does not imply read: the patched result holds stored content the token never
+    // sent (the weight of Observation/example is 185 lbs), so it gets no body back.
+    for scope in ["patient/Observation.u", "patient/Observation.write"] {
+        let t = s.patient_token(scope);
+        let r = json_patch(&s, "/Observation/example", &t, &patch);
+        assert_eq!(r.status, 200, "{scope}: {}", r.text());
+        assert!(r.header("etag").is_some(), "{scope}");
+        assert!(!r.text().contains("185"), "{scope}: {}", r.text());
+        let data = base64::engine::general_purpose::STANDARD.encode(patch.to_string());
+        let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+            {"request": {"method": "PATCH", "url": "Observation/example"},
+             "resource": {"resourceType": "Binary",
+                          "contentType": "application/json-patch+json", "data": data}}
+        ]});
+        let r = s.send_json("POST", "", &t, &batch);
+        let entry = &r.json()["entry"][0];
+        assert_eq!(entry["response"]["status"], "200", "{scope}: {}", r.text());
+        assert!(!r.text().contains("185"), "{scope}: {}", r.text());
+    }
+    let rw = s.patient_token("patient/Observation.ru");
+    let r = json_patch(&s, "/Observation/example", &rw, &patch);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["valueQuantity"]["value"], 185);
 }
 
 #[test]

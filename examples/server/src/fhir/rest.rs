@@ -331,7 +331,17 @@ pub(super) fn write_version(
     } else {
         StatusCode::OK
     };
-    Ok(Done::version(status, v, op.ret, created))
+    // Write does not imply read: a patch's result holds stored content the caller never sent,
+    // so only a caller who may read it gets it back (SMART digest §12.12).
+    let readable = v
+        .body
+        .as_deref()
+        .is_some_and(|b| env.access.may_read(tx, t, id, b));
+    let ret = match op.ret {
+        Return::Representation if !readable => Return::Minimal,
+        ret => ret,
+    };
+    Ok(Done::version(status, v, ret, created))
 }
 
 /// A write must leave the resource within the caller's reach (no creating or moving data into
