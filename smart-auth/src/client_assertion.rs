@@ -44,7 +44,7 @@ use crate::jose::header::typ_matches;
 use crate::jose::{b64, json, json_error, Algorithm, AlgorithmSet, CompactJws, HeaderRules};
 use crate::jwks::{JwkSet, JwksError, KeyCache, KeyCachePolicy, RefreshTicket};
 use crate::replay::{replay_key, ReplayStore};
-use crate::time::UnixTime;
+use crate::time::{Leeway, UnixTime};
 use crate::validator::claims::{audiences, check_times, req_str};
 
 /// The only accepted `client_assertion_type` (RFC 7523 §2.2).
@@ -145,7 +145,7 @@ pub struct ClientAssertionValidator {
     token_endpoint: String,
     clients: HashMap<String, RegisteredClient>,
     algorithms: AlgorithmSet,
-    leeway: i64,
+    leeway: Leeway,
     max_lifetime: i64,
 }
 
@@ -158,7 +158,7 @@ impl ClientAssertionValidator {
             token_endpoint: token_endpoint.into(),
             clients: HashMap::new(),
             algorithms: AlgorithmSet::ASYMMETRIC.without(Algorithm::RS512),
-            leeway: 30,
+            leeway: Leeway::DEFAULT,
             max_lifetime: 300,
         }
     }
@@ -175,9 +175,9 @@ impl ClientAssertionValidator {
         self
     }
 
-    /// Clock leeway in seconds (0..=300).
-    pub fn leeway(mut self, secs: i64) -> Self {
-        self.leeway = secs.clamp(0, 300);
+    /// Clock leeway (default 30 s).
+    pub fn leeway(mut self, leeway: Leeway) -> Self {
+        self.leeway = leeway;
         self
     }
 
@@ -290,7 +290,7 @@ impl ClientAssertionValidator {
         let key = client.keys.select(header, now)?;
         let claims = jws.verify_claims(&key, self.algorithms)?;
         self.check_claims(&claims, client, now).map(|(jti, exp)| {
-            let until = UnixTime::from_secs(exp.saturating_add(self.leeway));
+            let until = UnixTime::from_secs(exp.saturating_add(self.leeway.as_secs()));
             replay
                 .check_and_record(
                     &replay_key("client-assertion", &[&client.client_id, &jti]),
@@ -327,7 +327,7 @@ impl ClientAssertionValidator {
             > now
                 .as_secs()
                 .saturating_add(self.max_lifetime)
-                .saturating_add(self.leeway)
+                .saturating_add(self.leeway.as_secs())
         {
             return Err(TokenError::LifetimeTooLong);
         }

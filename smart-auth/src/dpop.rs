@@ -13,7 +13,7 @@ use crate::jose::{b64, AlgorithmSet, CompactJws, HeaderRules};
 use crate::jwk::Jwk;
 use crate::mtls::ring_eq;
 use crate::replay::{replay_key, ReplayStore};
-use crate::time::UnixTime;
+use crate::time::{Leeway, UnixTime};
 use crate::validator::claims::{numeric_date, opt_str};
 use crate::validator::Validator;
 
@@ -53,7 +53,7 @@ pub struct DpopProof {
 pub struct DpopValidator {
     algorithms: AlgorithmSet,
     max_age: i64,
-    leeway: i64,
+    leeway: Leeway,
 }
 
 impl Default for DpopValidator {
@@ -61,7 +61,7 @@ impl Default for DpopValidator {
         DpopValidator {
             algorithms: AlgorithmSet::ASYMMETRIC,
             max_age: 300,
-            leeway: 5,
+            leeway: Leeway::DPOP_PROOF,
         }
     }
 }
@@ -84,9 +84,9 @@ impl DpopValidator {
         self
     }
 
-    /// How far in the future `iat` may be, in seconds.
-    pub fn leeway(mut self, secs: i64) -> Self {
-        self.leeway = secs.clamp(0, 300);
+    /// How far in the future `iat` may be (default 5 s).
+    pub fn leeway(mut self, leeway: Leeway) -> Self {
+        self.leeway = leeway;
         self
     }
 
@@ -156,7 +156,7 @@ impl DpopValidator {
             .map_err(|_| bad("iat"))?
             .ok_or(bad("iat"))?;
         let n = now.as_secs();
-        if iat > n.saturating_add(self.leeway) || iat < n.saturating_sub(self.max_age) {
+        if iat > n.saturating_add(self.leeway.as_secs()) || iat < n.saturating_sub(self.max_age) {
             return Err(bad("iat"));
         }
         if let Some(expected) = request.nonce {
@@ -183,8 +183,10 @@ impl DpopValidator {
         }
         // Last, so that invalid proofs never fill the store.
         let key = replay_key("dpop", &[&target, jti]);
-        let until =
-            UnixTime::from_secs(iat.saturating_add(self.max_age).saturating_add(self.leeway));
+        let until = UnixTime::from_secs(
+            iat.saturating_add(self.max_age)
+                .saturating_add(self.leeway.as_secs()),
+        );
         replay.check_and_record(&key, until.max(now.plus(1)), now)?;
         Ok(DpopProof {
             jkt,

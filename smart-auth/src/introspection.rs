@@ -27,7 +27,7 @@ use crate::cache::{token_hash, TokenCache};
 use crate::context::AccessContext;
 use crate::error::TokenError;
 use crate::scope::ScopePolicy;
-use crate::time::UnixTime;
+use crate::time::{Leeway, UnixTime};
 use crate::validator::claims::{
     audiences, check_times, context_from_claims, opt_str, req_str, ClaimNames,
 };
@@ -52,7 +52,7 @@ pub fn request_body(token: &str, token_type_hint: Option<&str>) -> String {
 pub struct Introspector {
     issuer: String,
     audience: String,
-    leeway: i64,
+    leeway: Leeway,
     scope_claim: ScopeClaim,
     scope_policy: ScopePolicy,
     require_audience: bool,
@@ -66,16 +66,16 @@ impl Introspector {
         Introspector {
             issuer: issuer.into(),
             audience: audience.into(),
-            leeway: 30,
+            leeway: Leeway::DEFAULT,
             scope_claim: ScopeClaim::Scope,
             scope_policy: ScopePolicy::default(),
             require_audience: false,
         }
     }
 
-    /// Clock leeway in seconds (0..=300).
-    pub fn leeway(mut self, secs: i64) -> Self {
-        self.leeway = secs.clamp(0, 300);
+    /// Clock leeway (default 30 s).
+    pub fn leeway(mut self, leeway: Leeway) -> Self {
+        self.leeway = leeway;
         self
     }
 

@@ -9,7 +9,7 @@ use crate::jose::header::typ_matches;
 use crate::jose::{b64, Algorithm, AlgorithmSet, CompactJws, HeaderRules, DEFAULT_MAX_TOKEN_LEN};
 use crate::jwks::KeyCache;
 use crate::mtls::ring_eq;
-use crate::time::UnixTime;
+use crate::time::{Leeway, UnixTime};
 use crate::validator::claims::{
     audiences, check_times, is_fhir_user, numeric_date, opt_str, req_str,
 };
@@ -60,7 +60,7 @@ pub struct IdTokenValidator {
     client_id: String,
     algorithms: AlgorithmSet,
     keys: KeyCache,
-    leeway: i64,
+    leeway: Leeway,
     max_age_of_iat: Option<i64>,
 }
 
@@ -77,7 +77,7 @@ impl IdTokenValidator {
             client_id: client_id.into(),
             algorithms: AlgorithmSet::ACCESS_TOKEN_DEFAULT.with(Algorithm::PS256),
             keys,
-            leeway: 30,
+            leeway: Leeway::DEFAULT,
             max_age_of_iat: None,
         }
     }
@@ -88,9 +88,9 @@ impl IdTokenValidator {
         self
     }
 
-    /// Clock leeway in seconds (0..=300).
-    pub fn leeway(mut self, secs: i64) -> Self {
-        self.leeway = secs.clamp(0, 300);
+    /// Clock leeway (default 30 s).
+    pub fn leeway(mut self, leeway: Leeway) -> Self {
+        self.leeway = leeway;
         self
     }
 
@@ -145,7 +145,11 @@ impl IdTokenValidator {
         let (exp, iat) = check_times(&claims, now, self.leeway, true, None)?;
         let iat = iat.ok_or(TokenError::MissingClaim("iat"))?;
         if let Some(max) = self.max_age_of_iat {
-            if now.as_secs() > iat.saturating_add(max).saturating_add(self.leeway) {
+            if now.as_secs()
+                > iat
+                    .saturating_add(max)
+                    .saturating_add(self.leeway.as_secs())
+            {
                 return Err(TokenError::BadIssueTime);
             }
         }
@@ -159,7 +163,10 @@ impl IdTokenValidator {
         let auth_time = numeric_date(&claims, "auth_time")?;
         if let Some(max_age) = expect.max_age {
             let at = auth_time.ok_or(TokenError::MissingClaim("auth_time"))?;
-            if now.as_secs() > at.saturating_add(max_age).saturating_add(self.leeway) {
+            if now.as_secs()
+                > at.saturating_add(max_age)
+                    .saturating_add(self.leeway.as_secs())
+            {
                 return Err(TokenError::InvalidClaim("auth_time"));
             }
         }

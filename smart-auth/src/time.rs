@@ -53,6 +53,57 @@ impl From<chrono::DateTime<chrono::Utc>> for UnixTime {
     }
 }
 
+/// Clock leeway: how far the clocks of the authorization server, the client and this server
+/// may disagree when `exp`, `nbf` and `iat` are checked. Between 0 and [`Leeway::MAX`] (300 s,
+/// smart.md §3.3; RFC 7519 §4.1.4: "usually no more than a few minutes"). The only way to make
+/// one from a number, [`Leeway::from_secs`], checks that bound, so every validator taking a
+/// `Leeway` ([`IssuerConfig`](crate::IssuerConfig), the
+/// [`Introspector`](crate::introspection::Introspector), the
+/// [`ClientAssertionValidator`](crate::client_assertion::ClientAssertionValidator), the
+/// [`DpopValidator`](crate::dpop::DpopValidator), the
+/// [`IdTokenValidator`](crate::oidc::IdTokenValidator)) uses exactly the one it was given.
+///
+/// ```
+/// use smart_auth::time::Leeway;
+/// assert_eq!(Leeway::from_secs(10)?.as_secs(), 10);
+/// assert!(Leeway::from_secs(301).is_err());
+/// # Ok::<(), smart_auth::validator::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Leeway(i64);
+
+impl Leeway {
+    /// No leeway.
+    pub const ZERO: Leeway = Leeway(0);
+    /// 30 s: the default of every validator except DPoP proofs'.
+    pub const DEFAULT: Leeway = Leeway(30);
+    /// 300 s, the largest leeway.
+    pub const MAX: Leeway = Leeway(300);
+    /// 5 s: the default for a DPoP proof's `iat` in the future.
+    pub(crate) const DPOP_PROOF: Leeway = Leeway(5);
+
+    /// A leeway of `secs` seconds, or [`ConfigError::Leeway`](crate::validator::ConfigError::Leeway)
+    /// outside 0..=300.
+    pub const fn from_secs(secs: i64) -> Result<Leeway, crate::validator::ConfigError> {
+        if secs >= 0 && secs <= Leeway::MAX.0 {
+            Ok(Leeway(secs))
+        } else {
+            Err(crate::validator::ConfigError::Leeway(secs))
+        }
+    }
+
+    /// The leeway in seconds.
+    pub const fn as_secs(self) -> i64 {
+        self.0
+    }
+}
+
+impl Default for Leeway {
+    fn default() -> Leeway {
+        Leeway::DEFAULT
+    }
+}
+
 /// A source of the current time, for hosts that prefer to hand the validator a clock.
 pub trait Clock: Send + Sync {
     /// The current time.

@@ -1,10 +1,15 @@
 //! Trust configuration mistakes are refused when the validator is built (threats.md §10:
-//! startup refuses an incomplete security configuration), each naming the issuer it concerns.
+//! startup refuses an incomplete security configuration), each naming the issuer it concerns;
+//! a clock leeway out of range is refused for every validator alike.
 
 use serde_json::json;
+use smart_auth::client_assertion::{ClientAssertionValidator, RegisteredClient};
+use smart_auth::introspection::Introspector;
 use smart_auth::jose::{Algorithm, AlgorithmSet};
 use smart_auth::jwks::JwkSet;
+use smart_auth::replay::InMemoryReplayStore;
 use smart_auth::testing::{TestIssuer, TestKey};
+use smart_auth::time::Leeway;
 use smart_auth::validator::ConfigError;
 use smart_auth::{IssuerConfig, UnixTime, Validator};
 
@@ -82,4 +87,46 @@ fn every_issuer_error_names_its_issuer() {
         Validator::new([bad().max_token_len(70_000)]).err(),
         Some(ConfigError::MaxTokenLen(ISS2.to_owned()))
     );
+}
+
+#[test]
+fn a_leeway_out_of_range_is_refused_by_every_validator_alike() {
+    // One bound for every validator (smart.md §3.3: 0–300 s), checked where a leeway is made:
+    // no validator can be given 301 s and silently use 300.
+    for secs in [-1, 301, i64::MIN, i64::MAX] {
+        assert_eq!(Leeway::from_secs(secs), Err(ConfigError::Leeway(secs)));
+    }
+    let err = Leeway::from_secs(600).unwrap_err().to_string();
+    assert!(err.contains("600") && err.contains("300"), "{err}");
+    assert_eq!(Leeway::from_secs(300), Ok(Leeway::MAX));
+    assert_eq!(Leeway::from_secs(0), Ok(Leeway::ZERO));
+    assert_eq!(Leeway::default().as_secs(), 30);
+}
+
+#[test]
+fn the_leeway_given_is_the_leeway_used() {
+    let exp = NOW.as_secs() + 60;
+    let answer =
+        json!({"active": true, "scope": "system/*.rs", "client_id": "app", "exp": exp}).to_string();
+    for secs in [0, 10, 300] {
+        let leeway = Leeway::from_secs(secs).unwrap();
+        let introspector = Introspector::new(ISS, AUD).leeway(leeway);
+        let at = |t: i64| introspector.parse_response(answer.as_bytes(), UnixTime::from_secs(t));
+        assert!(at(exp + secs - 1).is_ok(), "{secs}");
+        assert_eq!(at(exp + secs).unwrap_err().reason(), "expired", "{secs}");
+
+        let key = TestKey::new(Algorithm::ES384);
+        let endpoint = "https://as.example.org/token";
+        let assertions = ClientAssertionValidator::new(endpoint)
+            .leeway(leeway)
+            .register(RegisteredClient::new("app").jwks(JwkSet::from_keys([key.public_jwk()])));
+        let assertion = key.sign_json(
+            Some("JWT"),
+            &json!({"iss": "app", "sub": "app", "aud": endpoint, "exp": exp, "jti": format!("j-{secs}")}),
+        );
+        let replay = InMemoryReplayStore::new(100);
+        let at = |t: i64| assertions.validate(&assertion, &replay, UnixTime::from_secs(t));
+        assert_eq!(at(exp + secs).unwrap_err().reason(), "expired", "{secs}");
+        assert!(at(exp + secs - 1).is_ok(), "{secs}");
+    }
 }

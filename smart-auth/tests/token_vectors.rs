@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use smart_auth::jose::{b64, Algorithm, AlgorithmSet, CompactJws, HeaderRules, HARD_MAX_TOKEN_LEN};
 use smart_auth::jwk::Jwk;
 use smart_auth::jwks::JwkSet;
+use smart_auth::time::Leeway;
 use smart_auth::validator::claims::check_times;
 use smart_auth::{TokenError, UnixTime};
 
@@ -192,12 +193,12 @@ fn josekit_external_tokens() {
             .unwrap_or_else(|e| panic!("{alg}: {e:?}"));
         assert_eq!(claims["iss"], "joe");
         assert_eq!(
-            check_times(&claims, pinned, 0, false, None).map(|t| t.0),
+            check_times(&claims, pinned, Leeway::ZERO, false, None).map(|t| t.0),
             Ok(1_300_819_380),
             "{alg}"
         );
         assert_eq!(
-            check_times(&claims, today, 30, false, None),
+            check_times(&claims, today, Leeway::DEFAULT, false, None),
             Err(TokenError::Expired),
             "{alg}"
         );

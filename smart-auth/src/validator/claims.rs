@@ -37,7 +37,7 @@ use crate::context::{AccessContext, ContextClaims, RawClaims};
 use crate::error::TokenError;
 use crate::jose::json::{JsonRef, Object};
 use crate::scope::{ScopePolicy, ScopeSet};
-use crate::time::UnixTime;
+use crate::time::{Leeway, UnixTime};
 
 /// Read access to a claims object: a `serde_json` map, or the borrowed [`Object`] that access
 /// tokens are parsed into on the hot path (no copy of any claim the checks do not keep).
@@ -216,11 +216,12 @@ pub fn audience_matches<'a, O: ClaimsObject>(
 pub fn check_times<O: ClaimsObject>(
     claims: &O,
     now: UnixTime,
-    leeway: i64,
+    leeway: Leeway,
     require_iat: bool,
     max_lifetime: Option<i64>,
 ) -> Result<(i64, Option<i64>), TokenError> {
     let now = now.as_secs();
+    let leeway = leeway.as_secs();
     let exp = numeric_date(claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
     let nbf = numeric_date(claims, "nbf")?;
     let iat = numeric_date(claims, "iat")?;

@@ -21,7 +21,7 @@ use crate::jose::{
 use crate::jwk::{Jwk, JwkError};
 use crate::jwks::{JwkSet, KeyCache, KeyCachePolicy};
 use crate::scope::ScopePolicy;
-use crate::time::UnixTime;
+use crate::time::{Leeway, UnixTime};
 
 /// Which `typ` header values a token must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +75,9 @@ pub enum ScopeClaim {
     ScopeOrScp,
 }
 
-/// A configuration mistake found by [`Validator::new`]. Each one that concerns an issuer
-/// names it (its identifier, the `String`).
+/// A configuration mistake found by [`Validator::new`] (or, for a leeway, by
+/// [`Leeway::from_secs`]). Each one that concerns an issuer names it (its identifier, the
+/// `String`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -90,9 +91,9 @@ pub enum ConfigError {
     /// The same issuer is configured twice.
     #[error("issuer {0} configured twice")]
     DuplicateIssuer(String),
-    /// Leeway outside 0..=300 seconds.
-    #[error("leeway outside 0..=300 s")]
-    Leeway,
+    /// A leeway (the seconds given) outside 0..=300 s.
+    #[error("leeway {0} s outside 0..=300 s")]
+    Leeway(i64),
     /// The algorithm allow-list is empty.
     #[error("issuer {0} allows no algorithm")]
     NoAlgorithms(String),
@@ -115,10 +116,12 @@ pub enum ConfigError {
 /// ```
 /// use smart_auth::validator::IssuerConfig;
 /// use smart_auth::jose::{Algorithm, AlgorithmSet};
+/// use smart_auth::time::Leeway;
 /// let config = IssuerConfig::new("https://auth.example.org", "https://fhir.example.org/r4")
 ///     .jwks_uri("https://auth.example.org/jwks.json")
 ///     .algorithms(AlgorithmSet::EMPTY.with(Algorithm::ES256))
-///     .leeway(10);
+///     .leeway(Leeway::from_secs(10)?);
+/// # Ok::<(), smart_auth::validator::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct IssuerConfig {
@@ -126,7 +129,7 @@ pub struct IssuerConfig {
     pub(crate) audiences: Vec<String>,
     pub(crate) algorithms: AlgorithmSet,
     pub(crate) typ: TypPolicy,
-    pub(crate) leeway: i64,
+    pub(crate) leeway: Leeway,
     pub(crate) max_lifetime: Option<i64>,
     pub(crate) max_token_len: usize,
     pub(crate) profile: ClaimProfile,
@@ -153,7 +156,7 @@ impl IssuerConfig {
             audiences: vec![audience.into()],
             algorithms: AlgorithmSet::ACCESS_TOKEN_DEFAULT,
             typ: TypPolicy::AccessToken,
-            leeway: 30,
+            leeway: Leeway::DEFAULT,
             max_lifetime: Some(86_400),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             profile: ClaimProfile::Rfc9068,
@@ -191,9 +194,9 @@ impl IssuerConfig {
         self
     }
 
-    /// Clock leeway in seconds for `exp`, `nbf`, `iat` (0..=300).
-    pub fn leeway(mut self, secs: i64) -> Self {
-        self.leeway = secs;
+    /// Clock leeway for `exp`, `nbf`, `iat` (default 30 s).
+    pub fn leeway(mut self, leeway: Leeway) -> Self {
+        self.leeway = leeway;
         self
     }
 
@@ -318,9 +321,6 @@ impl Validator {
             }
             if issuers.iter().any(|i| i.config.issuer == config.issuer) {
                 return Err(ConfigError::DuplicateIssuer(config.issuer));
-            }
-            if !(0..=300).contains(&config.leeway) {
-                return Err(ConfigError::Leeway);
             }
             if config.max_token_len > HARD_MAX_TOKEN_LEN {
                 return Err(ConfigError::MaxTokenLen(config.issuer));
