@@ -16,7 +16,7 @@ use crate::audit_trail::Pending;
 use crate::fhir::outcome::{Done, Fail, Payload, Return};
 use crate::fhir::rest::{self, Env, Op};
 use crate::fhir::route::{self, Route, RouteError};
-use crate::fhir::{bundle, search};
+use crate::fhir::{bundle, capability, search};
 use crate::security::{Gate, PatientsOf, Verdict};
 use crate::store::{Store, Tx};
 
@@ -59,10 +59,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         .map(str::to_owned);
     let path = parts.uri.path().strip_prefix("/fhir").unwrap_or("");
     let path = path.strip_prefix('/').unwrap_or(path).to_owned();
-    let public = matches!(
-        path.as_str(),
-        "metadata" | ".well-known/smart-configuration"
-    );
+    let public = is_public(&parts.method, &path);
     // The limits come first, for preflights too (an over-long URI is a 414 whatever the method).
     if let Err(rejection) = app.gate.limits().check_head(&parts) {
         let mut r = app.gate.reject(&parts, rejection);
@@ -115,6 +112,17 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     // A HEAD answer keeps its body here: axum sets `Content-Length` from it (what GET would
     // send, RFC 9110 §8.6) and then drops it.
     into_axum(response)
+}
+
+/// Whether a request needs no credentials and reaches no data: the CapabilityStatement, the
+/// SMART configuration and the conformance resources the statement names, read (or preflighted).
+fn is_public(method: &Method, path: &str) -> bool {
+    let read = *method == Method::GET || *method == Method::HEAD || *method == Method::OPTIONS;
+    matches!(path, "metadata" | ".well-known/smart-configuration")
+        || (read
+            && path
+                .split_once('/')
+                .is_some_and(|(t, id)| capability::is_own_definition(t, id)))
 }
 
 /// Whether a request may read the store's view of the audit trail (AuditEvents, the
@@ -334,6 +342,18 @@ impl App {
                     not_acceptable()
                 };
                 return (r, None);
+            }
+            Ok(Route::Instance(ref t, ref id))
+                if parts.method == Method::GET || parts.method == Method::HEAD =>
+            {
+                if let Some(definition) = capability::own_definition(&self.base, t, id) {
+                    let r = if accepts_json(parts) {
+                        json_response(StatusCode::OK, FHIR_JSON, &definition)
+                    } else {
+                        not_acceptable()
+                    };
+                    return (r, None);
+                }
             }
             // JSON whatever the `Accept` (SMART App Launch 2.2 conformance, smart.md §7.1): not
             // a FHIR resource, and OAuth clients ask for it without a FHIR media type.

@@ -78,3 +78,46 @@ fn sign_in_sign_out_token_and_request_events_name_the_user_alike() {
         }
     }
 }
+
+/// Every `http` string under this server's origin in `v`, with where it was found.
+fn own_urls(v: &Value, at: &str, origin: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::String(s) if s.starts_with(origin) => out.push((at.to_owned(), s.clone())),
+        Value::Array(a) => a.iter().for_each(|x| own_urls(x, at, origin, out)),
+        Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| own_urls(x, &format!("{at}.{k}"), origin, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_url_of_our_own_that_discovery_names_resolves_without_credentials() {
+    let s = DevServer::start();
+    let origin = format!("http://{}", s.addr);
+    let mut urls = Vec::new();
+    for doc in ["/fhir/metadata", "/fhir/.well-known/smart-configuration"] {
+        let r = s.send("GET", doc, &[], None);
+        assert_eq!(r.status, 200, "{doc}");
+        own_urls(&r.json(), doc, &origin, &mut urls);
+    }
+    assert!(urls.len() >= 8, "{urls:#?}");
+    for (at, url) in &urls {
+        let r = s.send("GET", url, &[("Origin", "https://anywhere.example")], None);
+        // An endpoint may refuse a bare GET (400, 405); nothing named may be missing (404) or
+        // need a token, except the FHIR base itself, which is the API.
+        assert_ne!(r.status, 404, "{at}: {url}");
+        if *url != s.fhir() {
+            assert_ne!(r.status, 401, "{at}: {url}");
+        }
+        if at.ends_with(".definition") {
+            assert_eq!(r.status, 200, "{at}: {url}: {}", r.text());
+            let definition = r.json();
+            assert_eq!(definition["resourceType"], "OperationDefinition");
+            assert_eq!(definition["url"], url.as_str());
+            assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        }
+    }
+    let definitions = urls.iter().filter(|(at, _)| at.ends_with(".definition"));
+    assert_eq!(definitions.count(), 1, "{urls:#?}");
+}

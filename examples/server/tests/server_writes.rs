@@ -407,3 +407,43 @@ fn transactions_are_atomic_and_every_entry_is_authorized() {
     );
     assert_eq!(r.status, 400);
 }
+
+/// The `$disclosures` OperationDefinition the CapabilityStatement names is the server's own:
+/// public to read (as `metadata`), in JSON only, and no token may change or shadow it.
+#[test]
+fn the_servers_own_operation_definition_is_public_and_no_one_may_write_it() {
+    let s = Server::start(&[]);
+    let path = "/OperationDefinition/Patient-disclosures";
+    let r = s.request("GET", path, None, &[], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let served = r.json();
+    assert_eq!(served["url"], format!("{}{path}", s.base));
+    assert_eq!(served["code"], "disclosures");
+    let head = s.request("HEAD", path, None, &[], None);
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    let xml = [("Accept", "application/fhir+xml")];
+    assert_eq!(s.request("GET", path, None, &xml, None).status, 406);
+
+    let admin = s.token("system/*.cruds", None, None);
+    let mut shadow = served.clone();
+    shadow["title"] = json!("someone else's");
+    let r = s.send_json("PUT", path, &admin, &shadow);
+    assert_eq!(r.status, 405, "{}", r.text());
+    let r = s.send_json(
+        "PUT",
+        "/OperationDefinition?code=disclosures",
+        &admin,
+        &shadow,
+    );
+    assert_eq!(r.status, 405, "{}", r.text());
+    let r = s.request("DELETE", path, Some(&admin), &[], None);
+    assert_eq!(r.status, 405, "{}", r.text());
+    let patch = json!([{"op": "replace", "path": "/title", "value": "x"}]);
+    assert_eq!(json_patch(&s, path, &admin, &patch).status, 405);
+    let entry = json!({"resourceType": "Bundle", "type": "transaction", "entry": [{
+        "resource": shadow, "request": {"method": "PUT", "url": "OperationDefinition/Patient-disclosures"}
+    }]});
+    let r = s.send_json("POST", "", &admin, &entry);
+    assert!(r.status >= 400, "{} {}", r.status, r.text());
+    assert_eq!(s.request("GET", path, None, &[], None).json(), served);
+}

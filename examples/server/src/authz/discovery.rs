@@ -2,9 +2,10 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::responses::json_public;
+use super::responses::{html, json_public};
 use super::state::AuthzState;
 
 const SCOPES: &[&str] = &[
@@ -92,6 +93,20 @@ impl AuthzState {
         }
         doc
     }
+}
+
+/// `GET <issuer>`: the issuer URL the discovery documents name resolves to a page that says
+/// where they are.
+pub(crate) async fn issuer_page(State(state): State<AuthzState>) -> Response {
+    let issuer = state.issuer();
+    let text = format!(
+        "For development only. Discovery: {issuer}/.well-known/openid-configuration and \
+         {issuer}/.well-known/smart-configuration; keys: {issuer}/jwks."
+    );
+    html(
+        StatusCode::OK,
+        super::html::notice("Development SMART authorization server", &text),
+    )
 }
 
 pub(crate) async fn smart_configuration(State(state): State<AuthzState>) -> Response {

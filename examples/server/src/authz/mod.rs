@@ -87,7 +87,9 @@ use axum::routing::{get, post};
 /// The authorization server's routes, with absolute paths under the issuer's path.
 pub fn router(state: AuthzState) -> axum::Router {
     let p = state.endpoints().base_path.clone();
+    let issuer = if p.is_empty() { "/" } else { p.as_str() };
     axum::Router::new()
+        .route(issuer, get(discovery::issuer_page))
         .route(
             &format!("{p}/.well-known/smart-configuration"),
             get(discovery::smart_configuration),

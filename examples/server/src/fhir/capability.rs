@@ -1,4 +1,5 @@
-//! `GET /fhir/metadata`: the CapabilityStatement, with the SMART security block.
+//! `GET /fhir/metadata`: the CapabilityStatement, with the SMART security block, and the
+//! server's own conformance resources it names (the `$disclosures` OperationDefinition).
 
 use serde_json::{json, Value};
 
@@ -61,7 +62,7 @@ pub fn statement(base: &str, smart: &Value) -> Value {
             if t == "Patient" {
                 r["operation"] = json!([
                     {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
-                    {"name": "disclosures", "definition": format!("{base}/OperationDefinition/Patient-disclosures")}
+                    {"name": "disclosures", "definition": format!("{base}/{OPERATION_DEFINITION}/{DISCLOSURES}")}
                 ]);
             }
             r
@@ -105,4 +106,78 @@ pub fn statement(base: &str, smart: &Value) -> Value {
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
         }],
     })
+}
+
+const OPERATION_DEFINITION: &str = "OperationDefinition";
+
+/// The id of the OperationDefinition of `Patient/[id]/$disclosures`, served at
+/// `<base>/OperationDefinition/Patient-disclosures` (the CapabilityStatement's `definition`).
+pub const DISCLOSURES: &str = "Patient-disclosures";
+
+/// Whether `rtype/id` is one of the server's own conformance resources: public to read like
+/// the CapabilityStatement that names it, and no client's to write.
+pub fn is_own_definition(rtype: &str, id: &str) -> bool {
+    rtype == OPERATION_DEFINITION && id == DISCLOSURES
+}
+
+/// The server's own conformance resource `rtype/id` for the server at `base`, if it is one.
+pub fn own_definition(base: &str, rtype: &str, id: &str) -> Option<Value> {
+    is_own_definition(rtype, id).then(|| disclosures_definition(base))
+}
+
+/// `$disclosures`: the HIPAA accounting of disclosures of one patient (see
+/// `searching::disclosures`).
+fn disclosures_definition(base: &str) -> Value {
+    json!({
+        "resourceType": OPERATION_DEFINITION,
+        "id": DISCLOSURES,
+        "url": format!("{base}/{OPERATION_DEFINITION}/{DISCLOSURES}"),
+        "name": "Disclosures",
+        "title": "Accounting of disclosures",
+        "status": "active",
+        "kind": "operation",
+        "affectsState": false,
+        "code": "disclosures",
+        "resource": ["Patient"],
+        "system": false,
+        "type": false,
+        "instance": true,
+        "description": "The accounting of disclosures of the patient's data (HIPAA, 45 CFR \
+            164.528): over the six years before the request, each disclosure recorded in the \
+            server's audit trail, and each successful read or search made for a purpose of use \
+            other than treatment, payment or health care operations, as AuditEvents. Readable \
+            by whoever may read the Patient.",
+        "parameter": [{
+            "name": "return",
+            "use": "out",
+            "min": 1,
+            "max": "1",
+            "type": "Bundle",
+            "documentation": "A collection Bundle of AuditEvents, one per disclosure"
+        }],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disclosures_definition_is_a_valid_r4_operation_definition_at_its_own_url() {
+        let base = "http://127.0.0.1:8080/fhir";
+        let def = own_definition(base, "OperationDefinition", DISCLOSURES).unwrap();
+        let bytes = serde_json::to_vec(&def).unwrap();
+        let parsed = fhir_types::json::parse_resource(&bytes).expect("valid R4");
+        assert_eq!(parsed.resource_type().as_str(), "OperationDefinition");
+        let statement = statement(base, &json!({}));
+        let patient = statement["rest"][0]["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == "Patient")
+            .unwrap();
+        assert_eq!(patient["operation"][1]["definition"], def["url"]);
+        assert!(own_definition(base, "OperationDefinition", "other").is_none());
+        assert!(own_definition(base, "StructureDefinition", DISCLOSURES).is_none());
+    }
 }

@@ -12,12 +12,20 @@ use serde_json::Value;
 use super::access::Access;
 use super::outcome::{Done, Fail, Outcome, Payload, Return};
 use super::route::Route;
-use super::{conditional, patch, searching};
+use super::{capability, conditional, patch, searching};
 use crate::store::query::Clause;
 use crate::store::{self, HistoryScope, Tx, Version};
 
 /// Resource types no client may create, change or delete: the audit trail is append-only.
 pub const APPEND_ONLY: &[&str] = &["AuditEvent"];
+
+/// A write to one of the server's own conformance resources (served from the code, not the
+/// store).
+const OWN: Fail = Fail::new(
+    StatusCode::METHOD_NOT_ALLOWED,
+    IssueCode::NotSupported,
+    "This conformance resource is the server's own and cannot be changed",
+);
 
 /// One interaction to run, from an HTTP request or a Bundle entry.
 pub struct Op<'a> {
@@ -68,6 +76,7 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
                 "AuditEvents are append-only: the server records them itself",
             ))
         }
+        Route::Instance(t, id) if !get && capability::is_own_definition(t, id) => Err(OWN),
         Route::Instance(t, id) if get => read(tx, env, t, id),
         Route::Version(t, id, v) if get => vread(tx, env, t, id, *v),
         Route::Instance(t, id) if *m == Method::PUT => update(tx, env, op, t, id),
@@ -308,6 +317,9 @@ pub(super) fn write_version(
     id: &str,
     body: Value,
 ) -> Outcome {
+    if capability::is_own_definition(t, id) {
+        return Err(OWN);
+    }
     let cur = tx.current(t, id)?;
     // No hijack: the stored version must be the caller's (SMART digest §12.12). For a deleted
     // resource its last content decides: else an update-as-create would take over another
