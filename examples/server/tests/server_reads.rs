@@ -174,6 +174,58 @@ fn searches_are_narrowed_to_the_patient() {
 }
 
 #[test]
+fn counts_never_include_what_the_token_may_not_see() {
+    // Two resources of pat-2 that only look as if they were in example's compartment: pat-2's
+    // record linked to example's (links are not followed), and an Observation whose performer
+    // reference declares another type than the one it names.
+    let s = Server::start(&[]);
+    let admin = s.token("system/*.cruds", None, None);
+    let mut linked = s.get("/Patient/pat-2", &admin).json();
+    linked["link"] =
+        serde_json::json!([{"other": {"reference": "Patient/example"}, "type": "seealso"}]);
+    assert_eq!(
+        s.send_json("PUT", "/Patient/pat-2", &admin, &linked).status,
+        200
+    );
+    let mistyped = serde_json::json!({"resourceType": "Observation", "status": "final",
+        "code": {"text": "x"}, "subject": {"reference": "Patient/pat-2"},
+        "performer": [{"reference": "Patient/example", "type": "RelatedPerson"}]});
+    assert_eq!(
+        s.send_json("POST", "/Observation", &admin, &mistyped)
+            .status,
+        201
+    );
+
+    // Counted, they told example pat-2's gender (and anything else a criterion can bisect).
+    let t = s.patient_token("patient/*.rs");
+    for (search, seen) in [
+        ("/Patient", vec!["Patient/example".to_owned()]),
+        ("/Patient?gender=female", Vec::new()),
+        (
+            "/Observation?status=final",
+            s.get("/Observation", &t).entry_ids(),
+        ),
+    ] {
+        let count = s.get(
+            &format!(
+                "{search}{}_summary=count",
+                if search.contains('?') { "&" } else { "?" }
+            ),
+            &t,
+        );
+        assert_eq!(
+            count.json()["total"],
+            seen.len(),
+            "{search}: {}",
+            count.text()
+        );
+        let r = s.get(search, &t);
+        assert_eq!(r.entry_ids(), seen, "{search}");
+        assert_eq!(r.json()["total"], seen.len(), "{search}: {}", r.text());
+    }
+}
+
+#[test]
 fn search_parameters_paging_and_includes() {
     let s = Server::start(&[]);
     let t = s.token("user/*.rs", None, Some("Practitioner/example"));

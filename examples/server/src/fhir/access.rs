@@ -157,7 +157,7 @@ mod tests {
                 tx.put("Patient", "p2", json!({"resourceType": "Patient"}), now)?;
                 for (id, p) in [("o1", "p1"), ("o2", "p2"), ("gone", "p1")] {
                     let obs = json!({"resourceType": "Observation", "status": "final",
-                        "subject": {"reference": format!("Patient/{p}")}});
+                        "code": {"text": "x"}, "subject": {"reference": format!("Patient/{p}")}});
                     tx.put("Observation", id, obs, now)?;
                 }
                 tx.delete("Observation", "gone", now)?;

@@ -7,38 +7,30 @@
 //! RelatedPerson, Encounter, Device) only when a host configures `UserAccess::Compartment` for
 //! `user/` scopes, which this server does not; such a narrowing would match nothing here (fail
 //! closed), never more.
+//!
+//! Membership is decided by `fhir_types::compartment::memberships`, the rule smart-auth checks
+//! each returned resource with: a row the decision would not admit makes a count (`total`,
+//! `_summary=count`) include a resource the caller cannot see, and its criteria an oracle on it.
+//! So a reference whose declared `type` names another type confers nothing, and neither does
+//! `Patient.link` (this server does not follow links).
 
+use fhir_types::compartment::{self, CompartmentType, Via};
 use serde_json::Value;
 
-use super::index;
-
-/// The `(compartment type, id)` pairs whose compartment holds `rtype/id`.
+/// The `(compartment type, id)` pairs whose compartment holds `rtype/id` (whose stored JSON,
+/// with its id, is `body`). A body the FHIR model does not read is in no compartment.
 pub fn memberships(rtype: &str, id: &str, body: &Value, base: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if rtype == "Patient" {
-        out.push(("Patient".to_owned(), id.to_owned()));
-    }
-    let params = patient_params(rtype);
-    for row in index::rows(rtype, body, base) {
-        if row.system == "Patient" && params.contains(&row.code) {
-            out.push(("Patient".to_owned(), row.value));
-        }
-    }
-    out.sort();
+    let bytes = crate::fhir::json::to_vec(body);
+    let resource = match fhir_types::json::parse_resource(&bytes) {
+        Ok(r) if r.resource_type().as_str() == rtype && r.id() == Some(id) => r,
+        _ => return Vec::new(),
+    };
+    let mut out: Vec<(String, String)> =
+        compartment::memberships(CompartmentType::Patient, &resource, Some(base))
+            .into_iter()
+            .filter(|m| !matches!(m.via, Via::Param { param: "link", .. }))
+            .map(|m| ("Patient".to_owned(), m.id))
+            .collect();
     out.dedup();
     out
-}
-
-/// The search parameters by which R4's PatientCD puts `rtype` in a patient's compartment, from
-/// `fhir_types::compartment` (generated from the specification) for every resource type. Each
-/// is a reference parameter of the derived search table ([`super::params`]); one the table could
-/// not hold would leave the resource outside every compartment (invisible to `patient/`
-/// tokens: fail closed), and `params::tests` checks that none is missing.
-fn patient_params(rtype: &str) -> &'static [&'static str] {
-    match rtype.parse::<fhir_types::ResourceType>() {
-        Ok(t) => {
-            fhir_types::compartment::params(fhir_types::compartment::CompartmentType::Patient, t)
-        }
-        Err(_) => &[],
-    }
 }

@@ -30,7 +30,7 @@ fn store_with_data() -> Store {
             tx.put(
                 "Observation",
                 "o2",
-                json!({"resourceType": "Observation", "status": "final",
+                json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
                        "subject": {"reference": "Patient/p2"}, "effectiveDateTime": "2023-05-01"}),
                 now(),
             )?;
