@@ -23,10 +23,32 @@ pub fn request_rejection(e: RequestError) -> Rejection {
             IssueCode::NotSupported,
             "Send the body as application/fhir+json (a JSON Patch as application/json-patch+json)",
         ),
-        _ => (
-            IssueCode::Invalid,
-            "The request is not a valid FHIR request",
-        ),
+        _ => (IssueCode::Invalid, invalid_text(e)),
     };
     Rejection::new(status, code, e.code(), text)
+}
+
+/// What is wrong with a malformed request, in a fixed text per reason (nothing of the request is
+/// echoed), so that a client can fix it.
+fn invalid_text(e: RequestError) -> &'static str {
+    match e {
+        RequestError::InvalidPath => {
+            "The path is not a FHIR path: it has an empty segment (a trailing or doubled slash), \
+             a '.' or '..' segment, a percent-encoded, ';' or '\\' segment, or a shape FHIR \
+             does not define"
+        }
+        RequestError::InvalidId => {
+            "The id or version is not a FHIR id: 1 to 64 of A-Z, a-z, 0-9, '-' and '.'"
+        }
+        RequestError::InvalidQuery => {
+            "A query parameter is malformed: _count takes a non-negative integer and _summary \
+             one of true, text, data, count or false (each at most once); names, modifiers, \
+             chains, _include and _has need FHIR's syntax"
+        }
+        RequestError::TooManyParameters => "The query has too many parameters",
+        RequestError::MissingCriteria => {
+            "A conditional update, patch or delete needs search criteria"
+        }
+        _ => "The request is not a valid FHIR request",
+    }
 }

@@ -203,3 +203,33 @@ fn every_audit_event_search_the_capability_statement_lists_is_answered() {
         assert_eq!(r.status, 200, "{q}: {}", r.text());
     }
 }
+
+/// A malformed request gets a 400 whose text says what is wrong (a fixed text per reason,
+/// never the request's own bytes), not one text for everything.
+#[test]
+fn malformed_requests_are_told_what_is_wrong_without_an_echo() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    let diagnostics = |path: &str| {
+        let r = s.get(path, &t);
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        let text = r.json()["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!text.contains("zq9x"), "{path} echoed: {text}");
+        text
+    };
+    let count = diagnostics("/Patient?_count=zq9x");
+    assert!(
+        count.contains("_count takes a non-negative integer"),
+        "{count}"
+    );
+    assert_eq!(diagnostics("/Observation?_count=-1"), count);
+    for path in ["/Patient/", "/Patient/example/", "/Patient//zq9x"] {
+        let text = diagnostics(path);
+        assert!(text.contains("trailing or doubled slash"), "{path}: {text}");
+    }
+    let summary = diagnostics("/Patient?_summary=zq9x");
+    assert!(summary.contains("_summary"), "{summary}");
+}
