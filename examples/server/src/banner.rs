@@ -36,8 +36,9 @@ Demo users: patient / patient-demo-password (Patient/example),
 Get a token (standalone launch, PKCE):
   1. Open in a browser, sign in as `patient`, approve:
      {authorize}?{query}
-  2. The browser lands on {redirect}?code=...&state=demo-state (nothing listens there);
-     copy the code and exchange it:
+  2. The browser lands on {redirect}?code=...&state=demo-state&iss={iss}
+     (nothing listens there). Check that state and iss are these (iss: RFC 9207, the issuer
+     that answered), copy the code and exchange it:
      curl -s {token} -d grant_type=authorization_code -d client_id=demo-public-app \\
           -d redirect_uri={redirect} -d code_verifier={verifier} -d code=CODE
   3. Make a first request with the access_token:
@@ -51,6 +52,7 @@ Public: {base}/metadata and {base}/.well-known/smart-configuration
         issuer = e.issuer,
         authorize = e.authorize,
         query = q.finish(),
+        iss = url::form_urlencoded::byte_serialize(e.issuer.as_bytes()).collect::<String>(),
         token = e.token,
         origin = base.strip_suffix("/fhir").unwrap_or(base),
     )

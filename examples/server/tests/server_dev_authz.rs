@@ -121,3 +121,99 @@ fn every_url_of_our_own_that_discovery_names_resolves_without_credentials() {
     let definitions = urls.iter().filter(|(at, _)| at.ends_with(".definition"));
     assert_eq!(definitions.count(), 1, "{urls:#?}");
 }
+
+/// The banner's steps, followed as printed: the authorization URL (a standalone launch, which
+/// SMART requires to carry `aud`; `iss` and `launch` belong to an EHR launch), the redirect it
+/// says the browser lands on (RFC 9207 adds `iss` there), the code exchange and the first read.
+#[test]
+fn the_banners_standalone_launch_works_as_printed() {
+    let s = DevServer::start();
+    let lines: Vec<&str> = s.banner.iter().map(|l| l.trim()).collect();
+    let authorize_prefix = format!("{}/authorize?", s.issuer());
+    let authorize = lines
+        .iter()
+        .find(|l| l.starts_with(&authorize_prefix))
+        .unwrap_or_else(|| panic!("no authorization URL in {lines:#?}"));
+    let printed = url::Url::parse(authorize).unwrap();
+    let sent: Vec<String> = printed.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    for required in [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "aud",
+        "code_challenge",
+        "code_challenge_method",
+    ] {
+        assert!(
+            sent.iter().any(|k| k == required),
+            "{required} in {authorize}"
+        );
+    }
+
+    let landing = s.sign_in_and_consent(authorize, "patient");
+    let described = lines
+        .iter()
+        .find_map(|l| l.split_once("lands on ").map(|(_, rest)| rest))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no landing URL in {lines:#?}"));
+    let described = url::Url::parse(described).unwrap();
+    let actual = url::Url::parse(&landing.location).unwrap();
+    assert_eq!(
+        (described.origin(), described.path()),
+        (actual.origin(), actual.path())
+    );
+    let names = |u: &url::Url| {
+        let mut n: Vec<String> = u.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&described), names(&actual), "{described} vs {actual}");
+    for name in ["state", "iss"] {
+        assert_eq!(
+            landing.param(name),
+            described
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned()),
+            "{name}"
+        );
+    }
+    assert_eq!(landing.param("iss"), Some(s.issuer()));
+
+    // Step 2's curl, with the code pasted in.
+    let exchange = lines
+        .iter()
+        .position(|l| l.starts_with("curl -s ") && l.contains("/auth/token"))
+        .map(|i| format!("{} {}", lines[i], lines[i + 1]))
+        .unwrap_or_else(|| panic!("no code exchange in {lines:#?}"));
+    let code = landing.param("code").unwrap();
+    let words: Vec<&str> = exchange.split_whitespace().collect();
+    let pairs: Vec<(&str, &str)> = words
+        .windows(2)
+        .filter(|w| w[0] == "-d")
+        .filter_map(|w| w[1].split_once('='))
+        .map(|(k, v)| {
+            if k == "code" {
+                (k, code.as_str())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    assert_eq!(pairs.len(), 5, "{exchange}");
+    let r = s.post_form("/auth/token", &[], &pairs);
+    assert_eq!(r.status, 200, "{exchange}: {}", r.text());
+    let token = r.json()["access_token"].as_str().unwrap().to_owned();
+
+    // Step 3.
+    let read = lines
+        .iter()
+        .find(|l| l.contains("Bearer ACCESS_TOKEN"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap();
+    let bearer = format!("Bearer {token}");
+    let r = s.send("GET", read, &[("Authorization", &bearer)], None);
+    assert_eq!(r.status, 200, "{read}: {}", r.text());
+}
