@@ -28,15 +28,27 @@ pub struct RequestInfo {
     pub correlation_id: Option<String>,
 }
 
-/// What the host returned or changed, and whose data it was: the `resources` and `patients`
-/// of [`Authorized::audit_record`]. Behind the `tower` layer, the service puts it in its
-/// response's extensions for the layer's audit record (a `system/` or `user/` token has no
-/// launch patient to fall back on).
+/// What the host returned or changed, and whose data it was: the facts of an allowed
+/// request's audit record ([`Authorized::audit_record`]). Behind the `tower` layer, the service
+/// puts it in its response's extensions for the layer's audit record (a `system/` or `user/`
+/// token has no launch patient to fall back on).
+///
+/// ```
+/// use secure_fhir::audit::AuditFacts;
+/// use secure_fhir::fhir_audit::ResourceRef;
+/// let facts = AuditFacts {
+///     resources: vec![ResourceRef::new("Observation", "bp-1").version("2")],
+///     patients: vec!["123".into()],
+/// };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFacts {
-    /// `(type, id)` of each resource returned or changed.
-    pub resources: Vec<(String, String)>,
-    /// Logical ids of the patients whose data they were.
+    /// Each resource returned or changed, with its version for a version-specific
+    /// interaction (vread, a version of a history). The first 1,000 are recorded.
+    pub resources: Vec<ResourceRef>,
+    /// The patients whose data they were: logical ids (`123`; `Patient/123` is read as `123`),
+    /// the Patient compartments of what was returned or changed
+    /// ([`fhir_types::compartment::compartment_ids_at`]).
     pub patients: Vec<String>,
 }
 
@@ -153,18 +165,18 @@ fn purposes_of_use(ctx: &AccessContext) -> Vec<String> {
 
 impl Authorized {
     /// The audit record of this request once the host has answered it with `status`, having
-    /// returned or changed `resources` (`(type, id)`) of `patients` (logical ids).
+    /// returned or changed what `facts` names.
     ///
-    /// `patients` is the host's to find: the Patient compartments of what it returned or
-    /// changed ([`fhir_types::compartment::compartment_ids_at`]). Only when it is empty is the
-    /// token's launch patient recorded for a success; a `user/` or `system/` token has none,
-    /// so its reads would name no patient and be missing from every patient's accounting of
-    /// disclosures.
+    /// [`AuditFacts::patients`] is the host's to find: the Patient compartments of what it
+    /// returned or changed. Only when it is empty is the token's launch patient recorded for a
+    /// success; a `user/` or `system/` token has none, so its reads would name no patient and
+    /// be missing from every patient's accounting of disclosures.
     ///
     /// ```
     /// use chrono::{TimeZone, Utc};
     /// use fhir_types::compartment::{compartment_ids_at, CompartmentType};
-    /// use secure_fhir::audit::RequestInfo;
+    /// use secure_fhir::audit::{AuditFacts, RequestInfo};
+    /// use secure_fhir::fhir_audit::ResourceRef;
     /// use secure_fhir::SecureFhir;
     /// use smart_auth::decision::DecisionPolicy;
     /// use smart_auth::testing::TestIssuer;
@@ -185,14 +197,14 @@ impl Authorized {
     ///     "status":"final","code":{"text":"BP"},"subject":{"reference":"Patient/123"}}"#)?;
     /// authorized.check_resource(&stored).expect("visible");
     ///
-    /// let patients: Vec<String> =
-    ///     compartment_ids_at(CompartmentType::Patient, &stored, base).into_iter().collect();
-    /// let record = authorized.audit_record(now, &parts, b"", &RequestInfo::default(),
-    ///     http::StatusCode::OK, &[("Observation".into(), "bp-1".into())], &patients);
+    /// let facts = AuditFacts {
+    ///     resources: vec![ResourceRef::new("Observation", "bp-1")],
+    ///     patients: compartment_ids_at(CompartmentType::Patient, &stored, base).into_iter().collect(),
+    /// };
+    /// let record = authorized.audit_record(now, &parts, b"", &RequestInfo::default(), http::StatusCode::OK, &facts);
     /// assert_eq!(record.patients, ["123"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[allow(clippy::too_many_arguments)]
     pub fn audit_record(
         &self,
         now: DateTime<Utc>,
@@ -200,8 +212,7 @@ impl Authorized {
         body: &[u8],
         info: &RequestInfo,
         status: StatusCode,
-        resources: &[(String, String)],
-        patients: &[String],
+        facts: &AuditFacts,
     ) -> AuditRecord {
         let mut r = base_record(
             now,
@@ -216,10 +227,10 @@ impl Authorized {
                 *interaction = interaction_of(is_transaction(body));
             }
         }
-        for (t, id) in resources.iter().take(1000) {
-            r = r.resource(ResourceRef::new(t.clone(), id.clone()));
+        for resource in facts.resources.iter().take(1000) {
+            r = r.resource(resource.clone());
         }
-        let mut ps: Vec<&str> = patients.iter().map(String::as_str).collect();
+        let mut ps: Vec<&str> = facts.patients.iter().map(String::as_str).collect();
         if let Some(p) = self.context().launch().patient {
             if ps.is_empty() && status.is_success() {
                 ps.push(p);

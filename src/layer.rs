@@ -138,15 +138,15 @@ where
             let mut req = http::Request::from_parts(parts, Full::new(bytes.clone()));
             req.extensions_mut().insert(authorized.clone());
             let response = inner.call(req).await?;
-            let facts = response.extensions().get::<AuditFacts>();
+            let none = AuditFacts::default();
+            let facts = response.extensions().get::<AuditFacts>().unwrap_or(&none);
             let record = authorized.audit_record(
                 (layer.clock)(),
                 &audit_parts,
                 &bytes,
                 &info,
                 response.status(),
-                facts.map_or(&[], |f| &f.resources),
-                facts.map_or(&[], |f| &f.patients),
+                facts,
             );
             (layer.audit)(record);
             Ok(response)

@@ -3,8 +3,9 @@
 
 use chrono::TimeZone;
 use fhir_audit::Outcome;
+use fhir_audit::ResourceRef;
 use http::{Request, StatusCode};
-use secure_fhir::audit::RequestInfo;
+use secure_fhir::audit::{AuditFacts, RequestInfo};
 use secure_fhir::limits::Limits;
 use secure_fhir::{Rejected, SecureFhir};
 use smart_auth::decision::DecisionPolicy;
@@ -226,18 +227,15 @@ fn allowed_requests_are_audited_with_patients_and_resources() {
     let p = parts("GET", "/fhir/Patient/7", &[("authorization", &bearer(&t))]);
     let a = facade.authorize(&p, b"", now()).expect("allowed");
     let when = chrono::Utc.timestamp_opt(NOW, 0).unwrap();
-    let record = a.audit_record(
-        when,
-        &p,
-        b"",
-        &RequestInfo {
-            peer: Some("127.0.0.1".into()),
-            correlation_id: Some("req-1".into()),
-        },
-        StatusCode::OK,
-        &[("Patient".into(), "7".into())],
-        &["7".into()],
-    );
+    let facts = AuditFacts {
+        resources: vec![ResourceRef::new("Patient", "7")],
+        patients: vec!["7".into()],
+    };
+    let info = RequestInfo {
+        peer: Some("127.0.0.1".into()),
+        correlation_id: Some("req-1".into()),
+    };
+    let record = a.audit_record(when, &p, b"", &info, StatusCode::OK, &facts);
     assert!(record.outcome.is_success());
     assert_eq!(record.patients, vec!["7".to_string()]);
     assert_eq!(record.resources[0].reference(), "Patient/7");
@@ -246,6 +244,21 @@ fn allowed_requests_are_audited_with_patients_and_resources() {
         Some("Patient/7")
     );
     assert_eq!(record.correlation_id.as_deref(), Some("req-1"));
+
+    // A vread's record names the version it returned.
+    let p = parts(
+        "GET",
+        "/fhir/Patient/7/_history/2",
+        &[("authorization", &bearer(&t))],
+    );
+    let a = facade.authorize(&p, b"", now()).expect("allowed");
+    let facts = AuditFacts {
+        resources: vec![ResourceRef::new("Patient", "7").version("2")],
+        patients: vec!["Patient/7".into()],
+    };
+    let record = a.audit_record(when, &p, b"", &info, StatusCode::OK, &facts);
+    assert_eq!(record.resources[0].reference(), "Patient/7/_history/2");
+    assert_eq!(record.patients, ["7"]);
 }
 
 #[test]
@@ -274,8 +287,7 @@ fn a_batch_is_audited_as_a_batch_whatever_its_entries_hold() {
             body.as_bytes(),
             &RequestInfo::default(),
             StatusCode::OK,
-            &[],
-            &[],
+            &AuditFacts::default(),
         );
         match record.event {
             fhir_audit::Event::Rest { interaction, .. } => interaction,

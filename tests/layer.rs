@@ -191,7 +191,7 @@ async fn the_service_tells_the_layer_what_it_returned_for_the_audit_record() {
     let service = layer.layer(service_fn(|_req: Request<Full<Bytes>>| async {
         let mut response = Response::new(Full::new(Bytes::from_static(b"{}")));
         response.extensions_mut().insert(AuditFacts {
-            resources: vec![("Observation".into(), "o-1".into())],
+            resources: vec![fhir_audit::ResourceRef::new("Observation", "o-1")],
             patients: vec!["5".into()],
         });
         Ok::<_, Infallible>(response)

@@ -5,7 +5,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use fhir_types::ResourceType;
-use secure_fhir::audit::RequestInfo;
+use secure_fhir::audit::{AuditFacts, RequestInfo};
+use secure_fhir::fhir_audit::ResourceRef;
 use secure_fhir::rejection::Rejection;
 use secure_fhir::{Authorized, SecureFhir};
 use smart_auth::decision::Narrowing;
@@ -516,15 +517,14 @@ impl Gate {
         let records = per_patient(resources, &patients)
             .into_iter()
             .map(|(resources, patients)| {
-                let record = authorized.audit_record(
-                    now,
-                    parts,
-                    body,
-                    &verdict.info,
-                    response.status(),
-                    &resources,
-                    &patients,
-                );
+                let resources = resources.into_iter();
+                let facts = AuditFacts {
+                    resources: resources.map(|(t, id)| ResourceRef::new(t, id)).collect(),
+                    patients,
+                };
+                let status = response.status();
+                let record =
+                    authorized.audit_record(now, parts, body, &verdict.info, status, &facts);
                 trail.record_durable(record)
             });
         Some(Pending::all(records))
