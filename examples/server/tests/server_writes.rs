@@ -302,30 +302,51 @@ fn writes_never_put_data_into_another_patients_compartment_through_a_second_refe
 }
 
 #[test]
-fn a_patch_answers_with_the_result_only_to_a_token_that_may_read_it() {
+fn write_only_tokens_neither_patch_nor_get_stored_content_back() {
     let s = Server::start(&[]);
-    let patch = json!([{"op": "replace", "path": "/status", "value": "amended"}]);
-    // Write does not imply read: the patched result holds stored content the token never
-    // sent (the weight of Observation/example is 185 lbs), so it gets no body back.
+    // Write does not imply read. A patch is applied to the stored content, so whether it
+    // applies tells what is stored: a JSON Patch `test` that Observation/example weighs 185
+    // lbs. A token that may not read the resource may not patch it, whatever the patch.
+    let holds = json!([{"op": "test", "path": "/valueQuantity/value", "value": 185}]);
+    let fails = json!([{"op": "test", "path": "/valueQuantity/value", "value": 186}]);
+    let reader = s.patient_token("patient/Observation.r");
     for scope in ["patient/Observation.u", "patient/Observation.write"] {
         let t = s.patient_token(scope);
-        let r = json_patch(&s, "/Observation/example", &t, &patch);
-        assert_eq!(r.status, 200, "{scope}: {}", r.text());
-        assert!(r.header("etag").is_some(), "{scope}");
-        assert!(!r.text().contains("185"), "{scope}: {}", r.text());
-        let data = base64::engine::general_purpose::STANDARD.encode(patch.to_string());
+        let version = || s.get("/Observation/example", &reader).json()["meta"]["versionId"].clone();
+        let before = version();
+        let yes = json_patch(&s, "/Observation/example", &t, &holds);
+        let no = json_patch(&s, "/Observation/example", &t, &fails);
+        assert_eq!(yes.status, 403, "{scope}: {}", yes.text());
+        assert_eq!((no.status, &no.body), (403, &yes.body), "{scope}");
+        let r = s.request(
+            "PATCH",
+            "/Observation?_id=example",
+            Some(&t),
+            &[("Content-Type", "application/json-patch+json")],
+            Some(holds.to_string().as_bytes()),
+        );
+        assert_eq!(r.status, 403, "{scope}: conditional: {}", r.text());
+        let data = base64::engine::general_purpose::STANDARD.encode(holds.to_string());
         let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
             {"request": {"method": "PATCH", "url": "Observation/example"},
              "resource": {"resourceType": "Binary",
                           "contentType": "application/json-patch+json", "data": data}}
         ]});
         let r = s.send_json("POST", "", &t, &batch);
-        let entry = &r.json()["entry"][0];
-        assert_eq!(entry["response"]["status"], "200", "{scope}: {}", r.text());
-        assert!(!r.text().contains("185"), "{scope}: {}", r.text());
+        assert_eq!(r.json()["entry"][0]["response"]["status"], "403", "{scope}");
+        assert_eq!(version(), before, "{scope}: nothing patched");
+
+        // An update by such a token answers without the resource.
+        let mut body = s.get("/Observation/example", &reader).json();
+        body["status"] = json!("amended");
+        let r = s.send_json("PUT", "/Observation/example", &t, &body);
+        assert_eq!(r.status, 200, "{scope}: {}", r.text());
+        assert!(r.header("etag").is_some(), "{scope}");
+        assert!(r.body.is_empty(), "{scope}: {}", r.text());
     }
+    // A token that may read it patches it and gets the result.
     let rw = s.patient_token("patient/Observation.ru");
-    let r = json_patch(&s, "/Observation/example", &rw, &patch);
+    let r = json_patch(&s, "/Observation/example", &rw, &holds);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["valueQuantity"]["value"], 185);
 }

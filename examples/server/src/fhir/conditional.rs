@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::outcome::{Done, Fail, Outcome};
 use super::rest::{self, Env, Op};
-use super::{patch, searching};
+use super::searching;
 use crate::store::Tx;
 
 /// The answer when the criteria match several resources the caller can see.
@@ -73,16 +73,7 @@ pub fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
         _ => return Err(MANY),
     };
     let stored = one.json().ok_or(Fail::NOT_FOUND)?;
-    let patched = patch::apply(&stored, doc)
-        .map_err(|e| Fail::new(StatusCode::UNPROCESSABLE_ENTITY, IssueCode::Processing, e.0))?;
-    rest::validate(t, &patched)?;
-    if patched.get("id").and_then(Value::as_str) != Some(one.id.as_str()) {
-        return Err(Fail::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            IssueCode::Processing,
-            "A patch may not change the id",
-        ));
-    }
+    let patched = rest::patched(tx, env, one, &stored, doc)?;
     rest::write_version(tx, env, op, t, &one.id, patched)
 }
 

@@ -369,15 +369,36 @@ fn check_written(tx: &Tx<'_>, env: &Env<'_>, v: &Version) -> Result<(), Fail> {
 fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome {
     let doc = op.body.ok_or(Fail::bad_request("A body is required"))?;
     let cur = tx.current(t, id)?.filter(|c| !c.deleted);
-    let stored = cur.as_ref().and_then(Version::json);
-    let Some(stored) = stored else {
+    let Some((cur, stored)) = cur.and_then(|c| c.json().map(|j| (c, j))) else {
         return Err(Fail::NOT_FOUND);
     };
     if !env.access.may_write(tx, t, id, &stored) {
         // A write touching another compartment is refused as such (SMART digest §9).
         return Err(Fail::FORBIDDEN);
     }
-    let patched = patch::apply(&stored, doc)
+    let patched = patched(tx, env, &cur, &stored, doc)?;
+    write_version(tx, env, op, t, id, patched)
+}
+
+/// `doc` applied to `stored`, the JSON of the current version `cur`, and checked like a body.
+/// Whether a patch applies (a `test`, a path that must exist) tells what is stored, so a
+/// caller who may not read the resource may not patch it (write does not imply read).
+pub(super) fn patched(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    cur: &Version,
+    stored: &Value,
+    doc: &Value,
+) -> Result<Value, Fail> {
+    let (t, id) = (cur.rtype.as_str(), cur.id.as_str());
+    if !cur
+        .body
+        .as_deref()
+        .is_some_and(|b| env.access.may_read(tx, t, id, b))
+    {
+        return Err(Fail::FORBIDDEN);
+    }
+    let patched = patch::apply(stored, doc)
         .map_err(|e| Fail::new(StatusCode::UNPROCESSABLE_ENTITY, IssueCode::Processing, e.0))?;
     validate(t, &patched)?;
     if patched.get("id").and_then(Value::as_str) != Some(id) {
@@ -387,7 +408,7 @@ fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome 
             "A patch may not change the id",
         ));
     }
-    write_version(tx, env, op, t, id, patched)
+    Ok(patched)
 }
 
 /// `DELETE [type]/[id]` (with `If-Match`, only while that version is the current one).
