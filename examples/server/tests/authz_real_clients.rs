@@ -311,8 +311,8 @@ async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dev_token_script_gets_a_token_with_curl() {
+/// Whether `curl` and `openssl` (what `scripts/dev-token` runs) are installed.
+fn curl_ready() -> bool {
     let tools = ["curl", "openssl"].iter().all(|t| {
         std::process::Command::new(t)
             .arg("--version")
@@ -321,11 +321,34 @@ async fn dev_token_script_gets_a_token_with_curl() {
             .status()
             .is_ok()
     });
-    if !available("curl and openssl", tools) {
-        return;
+    available("curl and openssl", tools)
+}
+
+/// The binary and the repository, when `curl` and `openssl` are there to run
+/// `scripts/dev-token`.
+async fn binary_for_dev_token() -> Option<(Binary, PathBuf)> {
+    if !curl_ready() {
+        return None;
     }
-    let server = start_binary().await;
     let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    Some((start_binary().await, repository))
+}
+
+/// The status `curl` gets for a GET of `url`, with `token` as a bearer token.
+async fn curl_status(url: &str, token: Option<&str>) -> String {
+    let mut curl = tokio::process::Command::new("curl");
+    curl.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url]);
+    if let Some(t) = token {
+        curl.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    run(curl).await.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_token_script_gets_a_token_with_curl() {
+    let Some((server, repository)) = binary_for_dev_token().await else {
+        return;
+    };
     let script = repository.join("scripts/dev-token");
     // The command the server prints on start, run as printed from the repository.
     let printed = server
@@ -341,14 +364,7 @@ async fn dev_token_script_gets_a_token_with_curl() {
     assert!(ok, "{printed}: {stderr}");
     let read = |token: Option<String>, id: &'static str| {
         let url = format!("{}/fhir/Patient/{id}", server.base);
-        async move {
-            let mut curl = tokio::process::Command::new("curl");
-            curl.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url]);
-            if let Some(t) = token {
-                curl.args(["-H", &format!("Authorization: Bearer {t}")]);
-            }
-            run(curl).await.1
-        }
+        async move { curl_status(&url, token.as_deref()).await }
     };
     assert_eq!(read(Some(token.trim().to_owned()), "example").await, "200");
     for (user, patient, expected) in [
@@ -496,4 +512,53 @@ async fn pyjwt_backend_client_gets_a_system_token_and_replay_is_refused() {
     assert!(events.iter().any(|e| e.kind == AuthzEventKind::Token
         && !e.success
         && e.reason.as_deref() == Some("invalid_client")));
+}
+
+/// docs/authz-dev-server.md's command for the confidential demo client, run as documented
+/// (with `--base` of this server), and the hints when `--redirect` or `--secret` is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_token_script_gets_the_confidential_clients_token_as_documented() {
+    let Some((server, repository)) = binary_for_dev_token().await else {
+        return;
+    };
+    let docs = std::fs::read_to_string(repository.join("docs/authz-dev-server.md")).unwrap();
+    let lines: Vec<&str> = docs.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("scripts/dev-token --client demo-confidential-app"))
+        .expect("the documented command");
+    let mut documented = String::new();
+    for line in &lines[first..] {
+        documented.push_str(line.trim_end_matches('\\'));
+        if !line.ends_with('\\') {
+            break;
+        }
+    }
+    let command_line = format!("{documented} --base {}", server.base);
+    let mut command = tokio::process::Command::new("bash");
+    command.current_dir(&repository).args(["-c", &command_line]);
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(ok, "{command_line}: {stderr}");
+    let body: Value = serde_json::from_str(stdout.trim()).expect("token response");
+    assert!(body["refresh_token"].is_string(), "{body}");
+    let url = format!("{}/fhir/Patient/example", server.base);
+    assert_eq!(
+        curl_status(&url, body["access_token"].as_str()).await,
+        "200"
+    );
+
+    let script = repository.join("scripts/dev-token");
+    let client = ["--base", &server.base, "--client", "demo-confidential-app"];
+    for (extra, hint) in [
+        (&[][..], "--redirect"),
+        (
+            &["--redirect", "http://127.0.0.1:9001/callback"][..],
+            "--secret",
+        ),
+    ] {
+        let mut command = tokio::process::Command::new("bash");
+        command.arg(&script).args(client).args(extra);
+        let (ok, _, stderr) = run(command).await;
+        assert!(!ok && stderr.contains(hint), "{extra:?}: {stderr}");
+    }
 }

@@ -217,3 +217,86 @@ fn the_banners_standalone_launch_works_as_printed() {
     let r = s.send("GET", read, &[("Authorization", &bearer)], None);
     assert_eq!(r.status, 200, "{read}: {}", r.text());
 }
+
+/// The confidential client's flow as docs/authz-dev-server.md describes it, against the binary.
+#[test]
+fn the_demo_confidential_client_walks_the_documented_flow() {
+    use base64::Engine;
+    use dev_authz_support::{CONF_APP, CONF_REDIRECT, CONF_SECRET};
+    let s = DevServer::start();
+    let scope = "launch/patient patient/*.rs offline_access";
+    let authorize = s.authorize_target(CONF_APP, CONF_REDIRECT, scope, VERIFIER);
+    let code = s
+        .sign_in_and_consent(&authorize, "patient")
+        .param("code")
+        .expect("a code");
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CONF_APP}:{CONF_SECRET}"))
+    );
+    let as_app = [("Authorization", basic.as_str())];
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CONF_REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let r = s.post_form("/auth/token", &[], &exchange);
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let r = s.post_form("/auth/token", &as_app, &exchange);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let tokens = r.json();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(read_patient(&s, &access), 200);
+
+    // client_secret_post, or Basic: not both.
+    let post = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+        ("client_id", CONF_APP),
+        ("client_secret", CONF_SECRET),
+    ];
+    let r = s.post_form("/auth/token", &as_app, &post);
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let r = s.post_form("/auth/token", &[], &post);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rotated = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rotated, refresh);
+
+    let r = s.post_form("/auth/introspect", &as_app, &[("token", &access)]);
+    assert_eq!(r.json()["active"], true, "{}", r.text());
+    let r = s.post_form("/auth/revoke", &as_app, &[("token", &rotated)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let again = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rotated.as_str()),
+    ];
+    let r = s.post_form("/auth/token", &as_app, &again);
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // Revoking the refresh token ends the grant, its access tokens included (RFC 7009 §2.1).
+    let r = s.post_form("/auth/introspect", &as_app, &[("token", &access)]);
+    assert_eq!(r.text(), r#"{"active":false}"#);
+    assert_eq!(read_patient(&s, &access), 401);
+}
+
+/// The status of `GET Patient/example` with `token`.
+fn read_patient(s: &DevServer, token: &str) -> u16 {
+    let bearer = format!("Bearer {token}");
+    s.send(
+        "GET",
+        "/fhir/Patient/example",
+        &[("Authorization", &bearer)],
+        None,
+    )
+    .status
+}
