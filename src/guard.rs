@@ -430,6 +430,24 @@ impl SecureFhir {
 }
 
 impl SecureFhir {
+    /// The refusal of a Bundle entry (the `Err` of [`authorize_entry`](Self::authorize_entry))
+    /// as a [`Rejected`] naming the Bundle's caller and the entry's request, so that the host
+    /// records it like a refused request ([`Rejected::audit_record`], given the entry's method
+    /// and URL as the request): denials inside batch and transaction entries are audited too
+    /// (audit.md §4), not only the Bundle that carried them.
+    pub fn refused_entry(
+        &self,
+        bundle: &Authorized,
+        entry: FhirRequest,
+        rejection: Rejection,
+    ) -> Rejected {
+        Rejected {
+            rejection,
+            context: Some(Arc::clone(&bundle.context)),
+            request: Some(Box::new(entry)),
+        }
+    }
+
     /// A request the host refused before [`SecureFhir::authorize`] could take it whole (a
     /// request line or a body over the [`Limits`], found while it arrived): `rejection`, with
     /// the caller's access context when its credential is valid, so that the refusal's audit

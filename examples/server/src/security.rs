@@ -114,6 +114,17 @@ impl Verdict {
     }
 }
 
+/// A Bundle entry's request as the request line its audit record shows (`GET
+/// /fhir/Observation?patient=x`); the base alone if its URL is no valid URI.
+fn entry_parts(entry: &Entry) -> http::request::Parts {
+    let request = http::Request::builder()
+        .method(entry.method.clone())
+        .uri(format!("/fhir/{}", entry.url))
+        .body(())
+        .or_else(|_| http::Request::builder().uri("/fhir").body(()));
+    request.unwrap_or_default().into_parts().0
+}
+
 /// `Type/id` strings as pairs (at most 1,000, like [`Verdict::note_touched`]).
 fn split_touched(touched: &[String]) -> Resources {
     touched
@@ -451,24 +462,35 @@ impl Gate {
         let request =
             FhirRequest::from_entry(&entry.method, &entry.url, entry.if_none_exist.as_deref())
                 .map_err(|_| Fail::bad_request("Malformed Bundle entry request"))?;
-        match facade.authorize_entry(parent, request) {
+        match facade.authorize_entry(parent, request.clone()) {
             Ok(authorized) => Ok(Box::new(PermitAccess {
                 authorized: Arc::new(authorized),
                 parsed: self.parsed.clone(),
             })),
-            Err(rejection) => Err(Fail::new(
-                rejection.status(),
-                if rejection.is_not_found() {
-                    secure_fhir::response::IssueCode::NotFound
-                } else {
-                    secure_fhir::response::IssueCode::Forbidden
-                },
-                if rejection.is_not_found() {
-                    "Resource not found"
-                } else {
-                    "The access token does not allow this request"
-                },
-            )),
+            Err(rejection) => {
+                let fail = Fail::new(
+                    rejection.status(),
+                    if rejection.is_not_found() {
+                        secure_fhir::response::IssueCode::NotFound
+                    } else {
+                        secure_fhir::response::IssueCode::Forbidden
+                    },
+                    if rejection.is_not_found() {
+                        "Resource not found"
+                    } else {
+                        "The access token does not allow this request"
+                    },
+                );
+                // A denial inside a Bundle is recorded as such (audit.md §4): the Bundle's own
+                // record names only what its entries touched.
+                if let Some(trail) = &self.trail {
+                    let refused = facade.refused_entry(parent, request, rejection);
+                    let parts = entry_parts(entry);
+                    let now = chrono::Utc::now();
+                    trail.record(&refused.audit_record(now, &parts, b"", &verdict.info));
+                }
+                Err(fail)
+            }
         }
     }
 

@@ -476,3 +476,69 @@ fn a_restart_loading_the_same_data_writes_no_new_versions() {
     assert_eq!(after.header("etag"), Some("W/\"1\""), "no new version");
     assert_eq!(after.body, before.body);
 }
+
+#[test]
+fn denials_inside_batch_entries_are_audited() {
+    use base64::Engine;
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/Observation.rs");
+    let batch = serde_json::json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": "Observation?patient=pat-2"}},
+        {"request": {"method": "GET", "url": "Condition/pat-2-asthma"}}
+    ]});
+    let bytes = serde_json::to_vec(&batch).unwrap();
+    let r = s.request(
+        "POST",
+        "",
+        Some(&t),
+        &[
+            ("Content-Type", "application/fhir+json"),
+            ("X-Request-Id", "probe-batch"),
+        ],
+        Some(&bytes),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let statuses: Vec<_> = r.json()["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["response"]["status"].clone())
+        .collect();
+    assert_eq!(statuses, ["403", "403"]);
+
+    // Each refused entry leaves a record of its own, with the true reason, the user and (for
+    // the search) the request; the batch's own record says nothing of them.
+    let auditor = s.token("system/AuditEvent.rs", None, None);
+    let events = s.get("/AuditEvent?_count=200", &auditor).json();
+    let refused: Vec<serde_json::Value> = events["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"].clone())
+        .filter(|e| e.to_string().contains("probe-batch") && e["outcome"] == "4")
+        .collect();
+    let reasons: Vec<_> = refused.iter().map(|e| e["outcomeDesc"].clone()).collect();
+    assert_eq!(
+        reasons,
+        ["other_patient", "insufficient_scope"],
+        "{refused:?}"
+    );
+    for e in &refused {
+        assert!(
+            e.to_string().contains("test-user"),
+            "the user is named: {e}"
+        );
+    }
+    let query = refused[0]["entity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e["query"].as_str())
+        .map(|q| base64::engine::general_purpose::STANDARD.decode(q).unwrap())
+        .expect("the search is recorded");
+    assert!(
+        String::from_utf8_lossy(&query).contains("GET /fhir/Observation?patient=pat-2"),
+        "{}",
+        String::from_utf8_lossy(&query)
+    );
+}
