@@ -296,9 +296,9 @@ impl SecureFhir {
         self.limits
             .check_head(parts)
             .map_err(|r| rejected(r, None, None))?;
-        let refusal = if now.as_secs() >= context.expires_at {
+        let refusal = if now.as_secs() >= context.expires_at() {
             Some(TokenError::Expired)
-        } else if let Some(cnf) = &context.confirmation {
+        } else if let Some(cnf) = context.confirmation() {
             Some(match cnf.get("jkt") {
                 Some(_) => TokenError::DpopRequired,
                 None => TokenError::CertificateMismatch,

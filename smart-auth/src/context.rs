@@ -11,25 +11,35 @@ use crate::scope::ScopeSet;
 /// The trusted result of validating an access token, whatever its form (JWT or introspection).
 ///
 /// Everything here comes from a token whose signature (or introspection response) has been
-/// checked; nothing is attacker-controlled once constructed by the validator. The string
-/// claims are read through methods: for a JWT they are views into the one verified claims
-/// text ([`raw_claims`](Self::raw_claims)), not copies of it.
+/// checked; nothing is attacker-controlled once constructed by the validator. Every part is
+/// read through a method and none can be changed: a context can be neither made nor widened,
+/// extended or unbound (its `cnf` dropped) outside the validators. The string claims are, for
+/// a JWT, views into the one verified claims text ([`raw_claims`](Self::raw_claims)), not
+/// copies of it.
+///
+/// ```compile_fail
+/// # fn downgrade(mut context: smart_auth::AccessContext) {
+/// context.confirmation = None; // a DPoP-bound token cannot be turned into a bearer token
+/// # }
+/// ```
+/// ```compile_fail
+/// # fn extend(mut context: smart_auth::AccessContext) {
+/// context.expires_at += 3600; // nor live longer than its `exp`
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct AccessContext {
     issuer: Text,
     subject: Option<Text>,
     client_id: Option<Text>,
-    /// The granted scopes, parsed (from the `scope` string or the `scp` array).
-    pub scopes: ScopeSet,
+    scopes: ScopeSet,
     fhir_user: Option<Text>,
     patient: Option<Text>,
     encounter: Option<Text>,
     fhir_context: Vec<String>,
     token_id: Option<Text>,
-    /// Expiry (`exp`) in seconds since the Unix epoch.
-    pub expires_at: i64,
-    /// The confirmation claim (`cnf`) for sender-constrained tokens, as JSON.
-    pub confirmation: Option<serde_json::Value>,
+    expires_at: i64,
+    confirmation: Option<serde_json::Value>,
     raw_claims: RawClaims,
 }
 
@@ -103,6 +113,22 @@ impl AccessContext {
     /// The issuer (`iss`) that vouched for the token.
     pub fn issuer(&self) -> &str {
         self.text(&self.issuer)
+    }
+
+    /// The granted scopes, parsed (from the `scope` string or the `scp` array).
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+
+    /// Expiry (`exp`) in seconds since the Unix epoch.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// The confirmation claim (`cnf`) of a sender-constrained token, as JSON: see
+    /// [`dpop_jkt`](Self::dpop_jkt) and [`certificate_thumbprint`](Self::certificate_thumbprint).
+    pub fn confirmation(&self) -> Option<&serde_json::Value> {
+        self.confirmation.as_ref()
     }
 
     /// The subject (`sub`), when present.

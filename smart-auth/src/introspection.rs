@@ -256,7 +256,7 @@ impl IntrospectionCache {
         match answer {
             Ok(ctx) => self
                 .positive
-                .insert_by_hash(key, ctx.clone(), ctx.expires_at, now),
+                .insert_by_hash(key, ctx.clone(), ctx.expires_at(), now),
             Err(TokenError::Inactive) => self.negative.insert_by_hash(
                 key,
                 TokenError::Inactive,

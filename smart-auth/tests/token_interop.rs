@@ -98,7 +98,7 @@ fn pyjwt_dpop_proof() {
             now,
         )
         .unwrap();
-    assert_eq!(ctx.confirmation.unwrap()["jkt"], d["jkt"]);
+    assert_eq!(ctx.confirmation().unwrap()["jkt"], d["jkt"]);
     // Our RFC 7638 thumbprint agrees with the one computed in Python.
     assert_eq!(
         v.validate(token, now).unwrap_err().reason(),

@@ -61,7 +61,7 @@ fn jose_access_tokens_and_their_tampered_copies() {
                 assert_eq!(ctx.launch().patient, Some("p-77"), "{name}");
                 assert_eq!(ctx.client_id(), Some("jose-app"), "{name}");
                 assert_eq!(ctx.fhir_user(), Some("Patient/p-77"), "{name}");
-                assert_eq!(ctx.scopes.iter().count(), 2, "{name}");
+                assert_eq!(ctx.scopes().iter().count(), 2, "{name}");
                 let header = token.split('.').next().unwrap();
                 let header: Value =
                     serde_json::from_slice(&smart_auth::jose::b64::decode(header).unwrap())

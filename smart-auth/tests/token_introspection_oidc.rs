@@ -43,9 +43,9 @@ fn active_response_maps_like_jwt_claims() {
     assert_eq!(ctx.launch().encounter, Some("e1"));
     assert_eq!(ctx.launch().fhir_context, vec!["Encounter/e1"]);
     assert_eq!(ctx.fhir_user(), Some("Practitioner/9"));
-    assert_eq!(ctx.expires_at, NOW.as_secs() + 600);
+    assert_eq!(ctx.expires_at(), NOW.as_secs() + 600);
     assert_eq!(
-        ctx.scopes,
+        *ctx.scopes(),
         smart_auth::ScopeSet::parse("patient/Observation.rs launch/patient")
     );
 }

@@ -45,10 +45,10 @@ fn valid_token_yields_context() {
         ctx.fhir_user(),
         Some("https://fhir.example.org/r4/Practitioner/p1")
     );
-    assert_eq!(ctx.expires_at, NOW.as_secs() + 300);
+    assert_eq!(ctx.expires_at(), NOW.as_secs() + 300);
     assert!(ctx.token_id().is_some());
     assert_eq!(
-        ctx.scopes,
+        *ctx.scopes(),
         smart_auth::ScopeSet::parse("patient/Observation.rs launch/patient openid fhirUser")
     );
     assert_eq!(ctx.raw_claims()["iss"], ISS);

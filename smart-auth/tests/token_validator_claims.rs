@@ -184,7 +184,7 @@ fn scp_array_only_when_configured() {
     )
     .unwrap();
     assert_eq!(
-        ctx.scopes,
+        *ctx.scopes(),
         smart_auth::ScopeSet::parse("patient/*.rs openid")
     );
     let both = i
@@ -208,17 +208,20 @@ fn host_scope_policy_is_applied() {
         .sign();
     // The default policy maps v1 to v2 and takes the union.
     let ctx = check(&i.validator(), &mixed).unwrap();
-    assert_eq!(ctx.scopes.rejection(), None);
-    assert_eq!(ctx.scopes.iter().count(), 2);
+    assert_eq!(ctx.scopes().rejection(), None);
+    assert_eq!(ctx.scopes().iter().count(), 2);
 
     // A host that refuses v1 + v2 in one grant gets the rejection on the context.
     let mut strict = ScopePolicy::default();
     strict.version_mixing = VersionMixing::Reject;
     let v = Validator::new([i.config().scope_policy(strict)]).unwrap();
     let ctx = check(&v, &mixed).unwrap();
-    assert_eq!(ctx.scopes.rejection(), Some(ScopeRejection::MixedVersions));
     assert_eq!(
-        ctx.scopes.iter().count(),
+        ctx.scopes().rejection(),
+        Some(ScopeRejection::MixedVersions)
+    );
+    assert_eq!(
+        ctx.scopes().iter().count(),
         0,
         "a rejected grant grants nothing"
     );
@@ -230,13 +233,13 @@ fn host_scope_policy_is_applied() {
         .patient("123")
         .sign();
     let ctx = check(&i.validator(), &levels).unwrap();
-    assert_eq!(ctx.scopes.rejection(), Some(ScopeRejection::MixedLevels));
+    assert_eq!(ctx.scopes().rejection(), Some(ScopeRejection::MixedLevels));
     let mut allow = ScopePolicy::default();
     allow.level_mixing = LevelMixing::Allow;
     let v = Validator::new([i.config().scope_policy(allow)]).unwrap();
     let ctx = check(&v, &levels).unwrap();
-    assert_eq!(ctx.scopes.rejection(), None);
-    assert_eq!(ctx.scopes.iter().count(), 2);
+    assert_eq!(ctx.scopes().rejection(), None);
+    assert_eq!(ctx.scopes().iter().count(), 2);
 
     // Comma separators only when configured.
     let commas = i
@@ -247,7 +250,7 @@ fn host_scope_policy_is_applied() {
     assert_eq!(
         check(&i.validator(), &commas)
             .unwrap()
-            .scopes
+            .scopes()
             .iter()
             .count(),
         0
@@ -255,7 +258,7 @@ fn host_scope_policy_is_applied() {
     let mut comma = ScopePolicy::default();
     comma.comma_separators = true;
     let v = Validator::new([i.config().scope_policy(comma.clone())]).unwrap();
-    assert_eq!(check(&v, &commas).unwrap().scopes.iter().count(), 2);
+    assert_eq!(check(&v, &commas).unwrap().scopes().iter().count(), 2);
 
     // The same option on the introspection side.
     let body = br#"{"active":true,"scope":"patient/Observation.rs,patient/Patient.rs","client_id":"app","exp":1760000300}"#;
@@ -264,7 +267,7 @@ fn host_scope_policy_is_applied() {
         plain
             .parse_response(body, NOW)
             .unwrap()
-            .scopes
+            .scopes()
             .iter()
             .count(),
         0
@@ -274,7 +277,7 @@ fn host_scope_policy_is_applied() {
         configured
             .parse_response(body, NOW)
             .unwrap()
-            .scopes
+            .scopes()
             .iter()
             .count(),
         2

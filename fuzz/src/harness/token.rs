@@ -89,7 +89,7 @@ fn check_accepted(ctx: &smart_auth::AccessContext) {
         "accepted a token whose aud does not name this server"
     );
     // The maximum leeway is 300 s (smart.md §3.3).
-    assert!(ctx.expires_at + 300 > NOW, "accepted an expired token");
+    assert!(ctx.expires_at() + 300 > NOW, "accepted an expired token");
 }
 
 /// Checks a refusal renders to a uniform challenge that echoes nothing.

@@ -38,7 +38,7 @@ impl Authorizer {
     /// The permit skeleton for this token: scopes and what each level reaches. Fails closed on
     /// a rejected scope set or a missing launch context.
     pub(crate) fn permit(&self, ctx: &AccessContext) -> Result<Permit, Denial> {
-        let scopes = &ctx.scopes;
+        let scopes = ctx.scopes();
         let invalid = |reason| {
             let response = match self.policy.missing_context {
                 MissingContextStatus::Unauthorized => Response::InvalidToken,

@@ -527,7 +527,7 @@ impl Validator {
             return Ok(ctx);
         }
         let ctx = Arc::new(self.validate_constrained(token, now)?);
-        cache.insert(token, ctx.clone(), ctx.expires_at, now);
+        cache.insert(token, ctx.clone(), ctx.expires_at(), now);
         Ok(ctx)
     }
 
@@ -630,7 +630,7 @@ impl Validator {
 
 /// A token presented as `Bearer` must not be sender-constrained (RFC 9449 §7.2, RFC 8705 §3).
 pub(crate) fn bearer_usable(ctx: &AccessContext) -> Result<(), TokenError> {
-    match &ctx.confirmation {
+    match ctx.confirmation() {
         None => Ok(()),
         Some(cnf) if cnf.get("jkt").is_some() => Err(TokenError::DpopRequired),
         Some(_) => Err(TokenError::CertificateMismatch),
