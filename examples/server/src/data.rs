@@ -42,8 +42,15 @@ pub fn load(store: &Store, bytes: &[u8]) -> Result<usize, String> {
         Ok(Box::new(Unrestricted))
     };
     let now = chrono::Utc::now();
-    let done = bundle::run(store, store.base(), &b, &allow, now, MAX_DATA_ENTRIES)
-        .map_err(|f| format!("refused: {}", f.text))?;
+    let done = bundle::run(
+        store,
+        store.base(),
+        &b,
+        (&allow, &|_, _| {}),
+        now,
+        MAX_DATA_ENTRIES,
+    )
+    .map_err(|f| format!("refused: {}", f.text))?;
     let Value::Array(entries) = &done_json(&done)["entry"] else {
         return Ok(unchanged);
     };

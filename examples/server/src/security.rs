@@ -114,6 +114,23 @@ impl Verdict {
     }
 }
 
+/// The reason code of a failure answered with `status` (as the audit records of standalone
+/// requests name it).
+fn failure_reason(status: http::StatusCode) -> &'static str {
+    use http::StatusCode as S;
+    match status {
+        S::NOT_FOUND => "not_found",
+        S::FORBIDDEN => "forbidden",
+        S::GONE => "gone",
+        S::CONFLICT => "conflict",
+        S::PRECONDITION_FAILED => "precondition_failed",
+        S::UNPROCESSABLE_ENTITY => "unprocessable_entity",
+        S::METHOD_NOT_ALLOWED => "method_not_allowed",
+        S::BAD_REQUEST => "bad_request",
+        _ => "failed",
+    }
+}
+
 /// A Bundle entry's request as the request line its audit record shows (`GET
 /// /fhir/Observation?patient=x`); the base alone if its URL is no valid URI.
 fn entry_parts(entry: &Entry) -> http::request::Parts {
@@ -492,6 +509,32 @@ impl Gate {
                 Err(fail)
             }
         }
+    }
+
+    /// Records a Bundle entry that was authorized and then failed (a read of what the caller
+    /// may not see answered 404, a refused write), as its standalone request would be: the
+    /// Bundle's own record names only what its entries touched.
+    pub fn record_entry_failure(&self, verdict: &Verdict, entry: &Entry, fail: &Fail) {
+        let (Mode::Secure(facade), Some(parent), Some(trail)) =
+            (&self.mode, &verdict.authorized, &self.trail)
+        else {
+            return;
+        };
+        let Ok(request) =
+            FhirRequest::from_entry(&entry.method, &entry.url, entry.if_none_exist.as_deref())
+        else {
+            return;
+        };
+        let rejection = Rejection::new(
+            fail.status,
+            fail.code,
+            failure_reason(fail.status),
+            fail.text,
+        );
+        let refused = facade.refused_entry(parent, request, rejection);
+        let record =
+            refused.audit_record(chrono::Utc::now(), &entry_parts(entry), b"", &verdict.info);
+        trail.record(&record);
     }
 
     /// Records a request refused before the facade saw it whole (oversized request line or

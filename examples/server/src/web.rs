@@ -439,8 +439,14 @@ impl App {
         if let (Route::Base, &Method::POST) = (route, &parts.method) {
             let bundle = json.ok_or(Fail::bad_request("A Bundle body is required"))?;
             let authorize = |e: &bundle::Entry| self.gate.authorize_entry(verdict, e);
+            let failed =
+                |e: &bundle::Entry, f: &Fail| self.gate.record_entry_failure(verdict, e, f);
             let max = bundle::MAX_ENTRIES;
-            return bundle::run(&self.store, &self.base, &bundle, &authorize, now, max)
+            let entries = (
+                &authorize as &bundle::Authorize<'_>,
+                &failed as &bundle::Failed<'_>,
+            );
+            return bundle::run(&self.store, &self.base, &bundle, entries, now, max)
                 .map(|done| (done, None));
         }
         let env = Env {

@@ -484,7 +484,8 @@ fn denials_inside_batch_entries_are_audited() {
     let t = s.patient_token("patient/Observation.rs");
     let batch = serde_json::json!({"resourceType": "Bundle", "type": "batch", "entry": [
         {"request": {"method": "GET", "url": "Observation?patient=pat-2"}},
-        {"request": {"method": "GET", "url": "Condition/pat-2-asthma"}}
+        {"request": {"method": "GET", "url": "Condition/pat-2-asthma"}},
+        {"request": {"method": "GET", "url": "Observation/pat-2-heart-rate"}}
     ]});
     let bytes = serde_json::to_vec(&batch).unwrap();
     let r = s.request(
@@ -504,10 +505,11 @@ fn denials_inside_batch_entries_are_audited() {
         .iter()
         .map(|e| e["response"]["status"].clone())
         .collect();
-    assert_eq!(statuses, ["403", "403"]);
+    assert_eq!(statuses, ["403", "403", "404"]);
 
-    // Each refused entry leaves a record of its own, with the true reason, the user and (for
-    // the search) the request; the batch's own record says nothing of them.
+    // Each refused entry leaves a record of its own (refused by the decision, with its true
+    // reason, or answered 404 by the read), naming the user and (for the search) the request;
+    // the batch's own record says nothing of them.
     let auditor = s.token("system/AuditEvent.rs", None, None);
     let events = s.get("/AuditEvent?_count=200", &auditor).json();
     let refused: Vec<serde_json::Value> = events["entry"]
@@ -520,7 +522,7 @@ fn denials_inside_batch_entries_are_audited() {
     let reasons: Vec<_> = refused.iter().map(|e| e["outcomeDesc"].clone()).collect();
     assert_eq!(
         reasons,
-        ["other_patient", "insufficient_scope"],
+        ["other_patient", "insufficient_scope", "not_found"],
         "{refused:?}"
     );
     for e in &refused {

@@ -42,6 +42,10 @@ pub struct Entry {
 /// Authorizes one entry as the equivalent standalone request.
 pub type Authorize<'a> = dyn Fn(&Entry) -> Result<Box<dyn Access + Send>, Fail> + 'a;
 
+/// Told of each authorized entry that then failed (a read answered 404, a refused write), to
+/// audit it as a standalone request would be.
+pub type Failed<'a> = dyn Fn(&Entry, &Fail) + 'a;
+
 fn parse_entry(e: &Value) -> Result<Entry, Fail> {
     let bad = Fail::bad_request("Malformed Bundle entry");
     let req = e.get("request").ok_or(bad)?;
@@ -153,7 +157,7 @@ pub fn run(
     store: &Store,
     base: &str,
     bundle: &Value,
-    authorize: &Authorize<'_>,
+    (authorize, failed): (&Authorize<'_>, &Failed<'_>),
     now: chrono::DateTime<chrono::Utc>,
     max_entries: usize,
 ) -> Outcome {
@@ -174,8 +178,8 @@ pub fn run(
         ));
     }
     match kind {
-        Some("batch") => Ok(batch(store, base, &raw, authorize, now)),
-        Some("transaction") => transaction(store, base, &raw, authorize, now),
+        Some("batch") => Ok(batch(store, base, &raw, (authorize, failed), now)),
+        Some("transaction") => transaction(store, base, &raw, (authorize, failed), now),
         _ => Err(Fail::bad_request(
             "Bundle.type must be batch or transaction",
         )),
@@ -186,7 +190,7 @@ fn batch(
     store: &Store,
     base: &str,
     raw: &[Value],
-    authorize: &Authorize<'_>,
+    (authorize, failed): (&Authorize<'_>, &Failed<'_>),
     now: chrono::DateTime<chrono::Utc>,
 ) -> Done {
     let mut out = Vec::new();
@@ -199,7 +203,11 @@ fn batch(
                 base,
                 now,
             };
-            store.transaction(|tx| run_entry(tx, &env, &entry, None))
+            let outcome = store.transaction(|tx| run_entry(tx, &env, &entry, None));
+            if let Err(f) = &outcome {
+                failed(&entry, f);
+            }
+            outcome
         });
         if let Ok(done) = &outcome {
             touched.extend(done.touched.iter().cloned());
@@ -226,7 +234,7 @@ fn transaction(
     store: &Store,
     base: &str,
     raw: &[Value],
-    authorize: &Authorize<'_>,
+    (authorize, failed): (&Authorize<'_>, &Failed<'_>),
     now: chrono::DateTime<chrono::Utc>,
 ) -> Outcome {
     let mut entries = raw.iter().map(parse_entry).collect::<Result<Vec<_>, _>>()?;
@@ -262,7 +270,8 @@ fn transaction(
                 base,
                 now,
             };
-            let done = run_entry(tx, &env, &entries[i], assigned[i].as_deref())?;
+            let done = run_entry(tx, &env, &entries[i], assigned[i].as_deref())
+                .inspect_err(|f| failed(&entries[i], f))?;
             results.push((i, done));
         }
         Ok(results)
