@@ -155,6 +155,25 @@ pub struct KeyCachePolicy {
     pub retry_after_failure: i64,
 }
 
+impl KeyCachePolicy {
+    /// Whether the policy can work as documented: no negative duration, and the `max-age`
+    /// bounds in order (`min_max_age` ≤ `max_max_age`). [`Validator::new`](crate::Validator::new)
+    /// refuses an issuer whose policy is not.
+    pub fn is_valid(&self) -> bool {
+        let durations = [
+            self.default_max_age,
+            self.min_max_age,
+            self.max_max_age,
+            self.unknown_kid_cooldown,
+            self.rotation_grace,
+            self.outage_grace,
+            self.fetch_timeout,
+            self.retry_after_failure,
+        ];
+        durations.iter().all(|d| *d >= 0) && self.min_max_age <= self.max_max_age
+    }
+}
+
 impl Default for KeyCachePolicy {
     fn default() -> Self {
         KeyCachePolicy {
@@ -423,9 +442,11 @@ impl KeyCache {
                 }
             }
         }
+        // Not `clamp`, which panics on bounds out of order: the upper bound wins then.
         let age = max_age(cache_control)
             .unwrap_or(self.policy.default_max_age)
-            .clamp(self.policy.min_max_age, self.policy.max_max_age);
+            .max(self.policy.min_max_age)
+            .min(self.policy.max_max_age);
         s.current = Some(Arc::new(set));
         s.expires_at = Some(now.plus(age));
         s.retry_not_before = None;

@@ -130,3 +130,36 @@ fn the_leeway_given_is_the_leeway_used() {
         assert!(at(exp + secs - 1).is_ok(), "{secs}");
     }
 }
+
+#[test]
+fn a_key_cache_policy_that_cannot_work_is_refused_and_never_panics() {
+    use smart_auth::jwks::{KeyCache, KeyCachePolicy};
+    let inverted = KeyCachePolicy {
+        min_max_age: 600,
+        max_max_age: 60,
+        ..KeyCachePolicy::default()
+    };
+    let negative = KeyCachePolicy {
+        unknown_kid_cooldown: -1,
+        ..KeyCachePolicy::default()
+    };
+    for policy in [inverted, negative] {
+        let err = refused(vec![IssuerConfig::new(ISS, AUD)
+            .jwks_uri("https://as.example.org/jwks")
+            .key_cache_policy(policy)]);
+        assert!(err.contains(ISS), "{err}");
+    }
+    // A key cache made with it directly still installs a fetched set, without panicking (the
+    // shorter bound wins: the set is fetched again sooner, never kept longer).
+    let cache = KeyCache::new(inverted);
+    let ticket = cache.begin_refresh(NOW).expect("a first fetch is due");
+    let jwks = TestIssuer::new(ISS, AUD).jwks_json();
+    cache
+        .complete_refresh(ticket, jwks.as_bytes(), Some("max-age=300"), NOW)
+        .unwrap();
+    assert!(cache.current(NOW.plus(59)).is_some());
+    assert!(
+        cache.refresh_due(NOW.plus(60)).is_some(),
+        "expired after 60 s"
+    );
+}

@@ -109,6 +109,12 @@ pub enum ConfigError {
     /// The token size cap exceeds the hard maximum of 64 KiB.
     #[error("issuer {0}: max token length above 64 KiB")]
     MaxTokenLen(String),
+    /// The issuer's [`KeyCachePolicy`] has a negative duration or its `max-age` bounds out of
+    /// order ([`KeyCachePolicy::is_valid`]).
+    #[error(
+        "issuer {0}: key cache policy with a negative duration or max-age bounds out of order"
+    )]
+    KeyCachePolicy(String),
 }
 
 /// The trust configuration for one authorization server.
@@ -324,6 +330,9 @@ impl Validator {
             }
             if config.max_token_len > HARD_MAX_TOKEN_LEN {
                 return Err(ConfigError::MaxTokenLen(config.issuer));
+            }
+            if !config.key_policy.is_valid() {
+                return Err(ConfigError::KeyCachePolicy(config.issuer));
             }
             let secret = match config.shared_secret.take() {
                 Some(Ok(k)) => Some(Arc::new(k)),
