@@ -149,3 +149,34 @@ fn a_deletion_shows_only_to_who_could_read_what_it_deleted() {
         h.text()
     );
 }
+
+#[test]
+fn an_instance_history_counts_only_the_versions_the_caller_may_see() {
+    let s = Server::start(&[]);
+    let alice = s.patient_token("patient/*.rs");
+    let admin = s.token("system/*.cruds", None, None);
+    // pat-2's Observation, filed again under Patient/example: version 1 is not alice's.
+    let r = s.send_json(
+        "PUT",
+        "/Observation/pat-2-weight",
+        &admin,
+        &weight("Patient/example"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for count in [1, 50] {
+        let h = s.get(
+            &format!("/Observation/pat-2-weight/_history?_count={count}"),
+            &alice,
+        );
+        assert_eq!(h.status, 200, "{}", h.text());
+        let page = h.json();
+        assert_eq!(page["entry"].as_array().map_or(0, Vec::len), 1, "{page}");
+        assert_eq!(page["total"], 1, "_count={count}: {page}");
+        let next = page["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["relation"] == "next");
+        assert!(!next, "_count={count}: {page}");
+    }
+}
