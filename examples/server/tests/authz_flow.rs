@@ -312,16 +312,50 @@ async fn online_access_ends_with_the_session() {
     let code = query_param(&redirect.location(), "code").unwrap();
     let body = server.exchange(&code, &verifier).await.json();
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
-    let access = body["access_token"].as_str().unwrap().to_owned();
-    let logout = server.get("/auth/logout", Some(&cookie)).await;
-    assert_eq!(logout.status, StatusCode::OK);
-    let refused = server
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", PUBLIC_APP),
-        ])
+    let refresh_with = |refresh: String| {
+        let server = &server;
+        async move {
+            server
+                .token(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &refresh),
+                    ("client_id", PUBLIC_APP),
+                ])
+                .await
+        }
+    };
+    // A GET only asks: a link or an image on any page must not sign the user out.
+    let page = server.get("/auth/logout", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let still = refresh_with(refresh).await;
+    assert_eq!(still.status, StatusCode::OK, "{}", still.text());
+    let refresh = still.json()["refresh_token"].as_str().unwrap().to_owned();
+    // A POST without the page's confirmation, or with another session's, is refused.
+    let confirm = hidden(&page.text(), "confirm");
+    let other = server
+        .get("/auth/logout", Some("sf_authz_session=other"))
         .await;
+    let forged = hidden(&other.text(), "confirm");
+    for form in [vec![], vec![("confirm", forged.as_str())]] {
+        let r = server
+            .post_form("/auth/logout", &form, &[("cookie", &cookie)])
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    }
+    let still = refresh_with(refresh).await;
+    assert_eq!(still.status, StatusCode::OK, "{}", still.text());
+    let refresh = still.json()["refresh_token"].as_str().unwrap().to_owned();
+    let access = still.json()["access_token"].as_str().unwrap().to_owned();
+
+    let logout = server
+        .post_form(
+            "/auth/logout",
+            &[("confirm", &confirm)],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(logout.status, StatusCode::OK, "{}", logout.text());
+    let refused = refresh_with(refresh).await;
     assert_eq!(refused.json()["error"], "invalid_grant");
     assert_eq!(
         server.state.introspect(&access),

@@ -53,7 +53,13 @@ fn sign_in_sign_out_token_and_request_events_name_the_user_alike() {
     let auth = [("Authorization", bearer.as_str())];
     let r = s.send("GET", "/fhir/Patient/example", &auth, None);
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = s.send("GET", "/auth/logout", &[("Cookie", &cookie)], None);
+    let page = s.send("GET", "/auth/logout", &[("Cookie", &cookie)], None);
+    let confirm = dev_authz_support::hidden(&page.text(), "confirm");
+    let r = s.post_form(
+        "/auth/logout",
+        &[("Cookie", &cookie)],
+        &[("confirm", &confirm)],
+    );
     assert_eq!(r.status, 200, "{}", r.text());
 
     let r = s.send("GET", "/fhir/AuditEvent?_count=1000", &auth, None);

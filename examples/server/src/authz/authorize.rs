@@ -20,7 +20,7 @@ use super::store::Pending;
 use super::token::Peer;
 
 pub(crate) use super::pages::{
-    consent_page, consent_submit, ehr_launch, ehr_page, login_page, login_submit, logout,
+    consent_page, consent_submit, ehr_launch, ehr_page, login_page, login_submit,
 };
 
 /// Name of the sign-in session cookie.

@@ -296,6 +296,24 @@ pub(crate) fn error(title: &str, message: &str) -> String {
     )
 }
 
+/// The sign-out confirmation form.
+pub(crate) fn sign_out(action: &str, confirm: &str) -> String {
+    layout(
+        "Sign out",
+        &format!(
+            r#"<h1>Sign out</h1>
+<p>Sign out of the development server? Apps whose access lasts only while you are signed in
+(<code>online_access</code>) lose it.</p>
+<form method="post" action="{action}">
+<input type="hidden" name="confirm" value="{confirm}">
+<p><button type="submit" id="sign-out">Sign out</button></p>
+</form>"#,
+            action = escape(action),
+            confirm = escape(confirm),
+        ),
+    )
+}
+
 /// A plain confirmation page (signed out, ...).
 pub(crate) fn notice(title: &str, message: &str) -> String {
     layout(

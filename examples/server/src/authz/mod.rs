@@ -19,7 +19,7 @@
 //! | `/.well-known/openid-configuration` | OpenID Connect discovery |
 //! | `/jwks` | the public signing keys (also [`AuthzState::jwks`] in process) |
 //! | `/authorize` | authorization endpoint, `GET` and `POST` (standalone and EHR launch) |
-//! | `/login`, `/consent`, `/logout` | the HTML sign-in, consent (with patient picker) and sign-out pages |
+//! | `/login`, `/consent`, `/logout` | the HTML sign-in, consent (with patient picker) and sign-out (confirmed with a `POST`) pages |
 //! | `/token` | token endpoint: `authorization_code`, `refresh_token`, `client_credentials` |
 //! | `/introspect` | RFC 7662 introspection |
 //! | `/revoke` | RFC 7009 revocation |
@@ -66,6 +66,7 @@ mod html;
 mod introspect;
 mod issue;
 mod keys;
+mod logout;
 mod pages;
 mod ratelimit;
 mod register;
@@ -113,7 +114,7 @@ pub fn router(state: AuthzState) -> axum::Router {
         )
         .route(
             &format!("{p}/logout"),
-            get(authorize::logout).post(authorize::logout),
+            get(logout::logout_page).post(logout::logout_submit),
         )
         .route(
             &format!("{p}/launch"),

@@ -460,36 +460,6 @@ pub(crate) async fn consent_submit(
     ))
 }
 
-pub(crate) async fn logout(State(state): State<AuthzState>, headers: HeaderMap) -> Response {
-    let now = state.now();
-    if let Some(cookie) = session_cookie(&headers) {
-        let ended = state.store().end_session(&sha256(cookie.as_bytes()));
-        if let Some(session) = ended {
-            let mut event = AuthzEvent::new(now, AuthzEventKind::Logout, true);
-            event.fhir_user = state.user(&session.username).map(|u| u.fhir_user.clone());
-            event.user = Some(session.username);
-            state.audit(event);
-        }
-    }
-    let mut response = html_page(
-        StatusCode::OK,
-        html::notice(
-            "Signed out",
-            "You are signed out of the development server.",
-        ),
-    );
-    let path = match state.endpoints().base_path.as_str() {
-        "" => "/",
-        p => p,
-    };
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0"
-    )) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    response
-}
-
 pub(crate) async fn ehr_page(State(state): State<AuthzState>) -> Response {
     let apps: Vec<(String, String)> = state
         .0
