@@ -151,7 +151,7 @@ fn a_deletion_shows_only_to_who_could_read_what_it_deleted() {
 }
 
 #[test]
-fn an_instance_history_counts_only_the_versions_the_caller_may_see() {
+fn histories_count_and_page_only_the_versions_the_caller_may_see() {
     let s = Server::start(&[]);
     let alice = s.patient_token("patient/*.rs");
     let admin = s.token("system/*.cruds", None, None);
@@ -163,20 +163,44 @@ fn an_instance_history_counts_only_the_versions_the_caller_may_see() {
         &weight("Patient/example"),
     );
     assert_eq!(r.status, 200, "{}", r.text());
+    // The versions alice may see in the type's history (its first page holds them all).
+    let own = s.get("/Observation/_history", &alice).json()["entry"]
+        .as_array()
+        .unwrap()
+        .len();
+    for (path, visible) in [
+        ("/Observation/pat-2-weight/_history", 1),
+        ("/Observation/_history", own),
+    ] {
+        assert_history_counts(&s, &alice, path, visible);
+    }
+}
+
+/// Every page of the history at `path` counts `visible` versions, and the pages reach them all.
+fn assert_history_counts(s: &Server, token: &str, path: &str, visible: usize) {
     for count in [1, 50] {
-        let h = s.get(
-            &format!("/Observation/pat-2-weight/_history?_count={count}"),
-            &alice,
-        );
-        assert_eq!(h.status, 200, "{}", h.text());
-        let page = h.json();
-        assert_eq!(page["entry"].as_array().map_or(0, Vec::len), 1, "{page}");
-        assert_eq!(page["total"], 1, "_count={count}: {page}");
-        let next = page["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["relation"] == "next");
-        assert!(!next, "_count={count}: {page}");
+        let mut seen = 0;
+        let mut next = Some(format!("{path}?_count={count}"));
+        while let Some(page_path) = next {
+            let h = s.get(&page_path, token);
+            assert_eq!(h.status, 200, "{}", h.text());
+            let page = h.json();
+            assert_eq!(page["total"], visible, "{page_path}: {page}");
+            seen += page["entry"].as_array().map_or(0, Vec::len);
+            next = page["link"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["relation"] == "next")
+                .map(|l| {
+                    l["url"]
+                        .as_str()
+                        .unwrap()
+                        .strip_prefix(&s.base)
+                        .unwrap()
+                        .to_owned()
+                });
+        }
+        assert_eq!(seen, visible, "{path}?_count={count}");
     }
 }

@@ -467,7 +467,7 @@ fn visible_types(access: &dyn Access) -> Option<Vec<(String, Vec<Clause>)>> {
     (!everything).then_some(types)
 }
 
-/// Most versions of one resource checked one by one for a caller who may not see them all.
+/// Most versions a history checks one by one for a caller who may not see everything.
 const MAX_CHECKED_VERSIONS: usize = 1_000;
 
 /// Whether the caller may see the version `v` in a history: its content, or for a deletion
@@ -492,38 +492,44 @@ fn history(
     query: &[(String, String)],
 ) -> Outcome {
     let (count, offset) = searching::paging(query)?;
-    let (total, page) = match scope {
-        HistoryScope::Type(t) => {
-            let clauses = env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?;
-            tx.history(scope, &clauses, offset, count)?
+    let types = match scope {
+        HistoryScope::System => visible_types(env.access),
+        _ => None,
+    };
+    let clauses = match scope {
+        HistoryScope::Type(t) => env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?,
+        _ => Vec::new(),
+    };
+    let fetch = |offset: usize, count: usize| match (&scope, &types) {
+        (HistoryScope::System, Some(types)) => tx.history_of_types(types, offset, count),
+        _ => tx.history(scope, &clauses, offset, count),
+    };
+    let restricted = match scope {
+        HistoryScope::Instance(t, _) | HistoryScope::Type(t) => {
+            env.access.narrowing(t).is_none_or(|c| !c.is_empty())
         }
-        HistoryScope::System => match visible_types(env.access) {
-            Some(types) => tx.history_of_types(&types, offset, count)?,
-            None => tx.history(scope, &[], offset, count)?,
-        },
-        HistoryScope::Instance(t, _) if env.access.narrowing(t).is_some_and(|c| c.is_empty()) => {
-            tx.history(scope, &[], offset, count)?
-        }
-        HistoryScope::Instance(..) => {
-            // Every version is checked, not one page: the total and the paging links of a page
-            // whose versions all show would count those that do not (another patient's, before
-            // the resource was filed under the caller's). Past the cap, pages as the others.
-            let (total, all) = tx.history(scope, &[], 0, MAX_CHECKED_VERSIONS)?;
-            if total <= MAX_CHECKED_VERSIONS {
-                let mut shown = Vec::new();
-                for v in all {
-                    if version_visible(tx, env, &v)? {
-                        shown.push(v);
-                    }
+        HistoryScope::System => types.is_some(),
+    };
+    // The narrowed query admits every version of a resource the caller may see now, also
+    // versions it may not (another patient's, before the resource was filed under the
+    // caller's). Then every version is checked, not one page, so that the total and the
+    // paging links count only what shows; past the cap, pages are checked one by one.
+    let checked = match restricted {
+        true => Some(fetch(0, MAX_CHECKED_VERSIONS)?),
+        false => None,
+    };
+    let (total, page) = match checked {
+        Some((total, all)) if total <= MAX_CHECKED_VERSIONS => {
+            let mut shown = Vec::new();
+            for v in all {
+                if version_visible(tx, env, &v)? {
+                    shown.push(v);
                 }
-                (
-                    shown.len(),
-                    shown.into_iter().skip(offset).take(count).collect(),
-                )
-            } else {
-                tx.history(scope, &[], offset, count)?
             }
+            let total = shown.len();
+            (total, shown.into_iter().skip(offset).take(count).collect())
         }
+        _ => fetch(offset, count)?,
     };
     let mut entries = Vec::new();
     let mut touched = Vec::new();
