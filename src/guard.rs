@@ -326,8 +326,10 @@ impl SecureFhir {
         self.limits
             .check_body(parts, body)
             .map_err(|r| rejected(r, Some(context.clone()), None))?;
-        let form = is_form(parts).then_some(body);
-        let request = match FhirRequest::from_parts(parts, &self.base_path, form) {
+        // The body goes to the classification whatever its media type says: it reads it only for
+        // `POST _search`, matching the media type case-insensitively as a host does, and refuses
+        // a search body that is not a form (415) rather than deciding without it.
+        let request = match FhirRequest::from_parts(parts, &self.base_path, Some(body)) {
             Ok(r) => r,
             Err(e) => {
                 let r = crate::decide::request_rejection(e);
@@ -477,14 +479,6 @@ impl SecureFhir {
             _ => Rejection::from_denial(d, &self.realm),
         }
     }
-}
-
-fn is_form(parts: &http::request::Parts) -> bool {
-    parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 /// A refused request: the [`Rejection`] (the response to send) and what is known about the

@@ -1,0 +1,76 @@
+//! Requests whose parts the decision and a host could read differently (threats.md §3.14):
+//! every variant must be decided on what the host will act on, or refused.
+
+use http::{Request, StatusCode};
+use secure_fhir::SecureFhir;
+use smart_auth::decision::DecisionPolicy;
+use smart_auth::testing::TestIssuer;
+use smart_auth::UnixTime;
+
+const ISSUER: &str = "https://auth.example.org";
+const AUDIENCE: &str = "https://fhir.example.org/fhir";
+const NOW: UnixTime = UnixTime::from_secs(1_767_225_600);
+
+fn setup() -> (TestIssuer, SecureFhir) {
+    let issuer = TestIssuer::new(ISSUER, AUDIENCE);
+    let facade = SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir");
+    (issuer, facade)
+}
+
+/// A token that may search Patient/123's Observations.
+fn patient_token(issuer: &TestIssuer) -> String {
+    issuer
+        .token(NOW)
+        .scope("patient/Observation.rs")
+        .patient("123")
+        .sign()
+}
+
+fn post(uri: &str, token: &str, content_type: &str) -> http::request::Parts {
+    Request::post(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", content_type)
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0
+}
+
+/// Media types are case-insensitive (RFC 9110 §8.3.1): a host reads a form body sent as
+/// `Application/X-WWW-Form-Urlencoded` as the search it is, so the decision must too.
+#[test]
+fn a_post_search_form_is_decided_whatever_the_case_of_its_media_type() {
+    let (issuer, facade) = setup();
+    let token = patient_token(&issuer);
+    let body = b"patient=456";
+    for ct in [
+        "application/x-www-form-urlencoded",
+        "Application/X-WWW-Form-Urlencoded",
+        "APPLICATION/X-WWW-FORM-URLENCODED; charset=utf-8",
+    ] {
+        let parts = post("/fhir/Observation/_search", &token, ct);
+        let refused = facade
+            .authorize(&parts, body, NOW)
+            .expect_err(&format!("another patient's search sent as {ct}"));
+        assert_eq!(
+            refused.to_response().status(),
+            StatusCode::FORBIDDEN,
+            "{ct}"
+        );
+    }
+}
+
+/// A `POST _search` body the decision cannot read as a form is refused, not decided without it.
+#[test]
+fn a_post_search_body_that_is_not_a_form_is_refused() {
+    let (issuer, facade) = setup();
+    let token = patient_token(&issuer);
+    let parts = post("/fhir/Observation/_search", &token, "application/json");
+    let refused = facade
+        .authorize(&parts, br#"{"patient":"456"}"#, NOW)
+        .expect_err("a search body that is not a form");
+    assert_eq!(
+        refused.to_response().status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+}
