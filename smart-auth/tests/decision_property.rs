@@ -140,6 +140,15 @@ impl Fixture {
         self.in_compartment_with(id, p, &[])
     }
 
+    /// What a write confined to `p` may store or change: in `p`'s compartment and in no other
+    /// patient's (a second patient reference would put it in their record too).
+    fn only_in_compartment(&self, id: &str, p: &str) -> bool {
+        self.in_compartment(id, p)
+            && PATIENTS
+                .iter()
+                .all(|q| *q == p || !self.in_compartment(id, q))
+    }
+
     fn to_json(&self, id: &str) -> Value {
         let refs = |v: &[Ref]| Value::Array(v.iter().map(Ref::json).collect());
         let code = json!({"text": "t"});
@@ -450,7 +459,8 @@ fn run(
                     Some(&parse(&stored.to_json(id))),
                 )
                 .is_ok();
-            let model = stored.in_compartment(id, patient) && new.in_compartment(id, patient);
+            let model =
+                stored.only_in_compartment(id, patient) && new.only_in_compartment(id, patient);
             assert_eq!(allowed, model, "update {id}: stored {stored:?} new {new:?}");
             Vec::new()
         }
