@@ -36,7 +36,9 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Checks the request line and headers (before the body is read).
+    /// Checks the request line and headers (before the body is read), including that the body
+    /// has no `Content-Encoding` but `identity` (`415` otherwise: the limits and the decision
+    /// could not read it).
     pub fn check_head(&self, parts: &http::request::Parts) -> Result<(), Rejection> {
         if parts.uri.path().len() > self.max_path_bytes {
             return Err(too_long(StatusCode::URI_TOO_LONG, "uri_too_long"));
@@ -53,6 +55,23 @@ impl Limits {
                     "Too many query parameters",
                 ));
             }
+        }
+        // The limits and the decision read the body as sent: a coded body would be checked as
+        // opaque bytes and inflated by the host unchecked (threats.md §4), so none is accepted
+        // (RFC 7694 §3: 415 for a content coding the server does not support).
+        let coded = parts
+            .headers
+            .get_all(http::header::CONTENT_ENCODING)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|c| !c.trim_ascii().eq_ignore_ascii_case(b"identity"));
+        if coded {
+            return Err(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                IssueCode::NotSupported,
+                "unsupported_content_encoding",
+                "Send the body without a Content-Encoding",
+            ));
         }
         let declared = parts
             .headers

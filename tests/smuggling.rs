@@ -74,3 +74,36 @@ fn a_post_search_body_that_is_not_a_form_is_refused() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
 }
+
+/// A coded body (`Content-Encoding`) would pass the limits and the decision as opaque bytes and
+/// reach the host, which may inflate it, unchecked: refused up front, before the body is read.
+#[test]
+fn a_content_coded_body_is_refused_before_it_is_read() {
+    let (issuer, facade) = setup();
+    let token = patient_token(&issuer);
+    for coding in ["gzip", "deflate, identity", "br", "GZIP"] {
+        let mut parts = post("/fhir/Observation", &token, "application/fhir+json");
+        parts
+            .headers
+            .insert("content-encoding", coding.parse().unwrap());
+        let refused = facade.limits().check_head(&parts).expect_err(coding);
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{coding}"
+        );
+        assert_eq!(refused.reason(), "unsupported_content_encoding");
+        let refused = facade
+            .authorize(&parts, b"\x1f\x8b", NOW)
+            .expect_err(coding);
+        assert_eq!(
+            refused.to_response().status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+    }
+    let mut parts = post("/fhir/Observation", &token, "application/fhir+json");
+    parts
+        .headers
+        .insert("content-encoding", "identity".parse().unwrap());
+    assert!(facade.limits().check_head(&parts).is_ok());
+}
