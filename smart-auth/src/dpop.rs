@@ -198,7 +198,9 @@ impl DpopValidator {
     /// The resource-server check for a whole request: the credential must be
     /// `Authorization: DPoP` with a proof, the token valid and bound by `cnf.jkt` to the proof
     /// key, the proof valid for `method` and `uri` and carrying the token's hash. A
-    /// DPoP-bound token presented as `Bearer` is refused (RFC 9449 §7.2).
+    /// DPoP-bound token presented as `Bearer` is refused (RFC 9449 §7.2), and so is one also
+    /// bound to a client certificate (`cnf.x5t#S256`, [`TokenError::UnsupportedConfirmation`]):
+    /// its certificate cannot be checked here (see [`crate::mtls`]).
     #[allow(clippy::too_many_arguments)]
     pub fn validate_request(
         &self,
@@ -215,6 +217,11 @@ impl DpopValidator {
             Credential::Dpop { token, proof } => (token, proof),
         };
         let ctx = validator.validate_constrained_cached(token, now)?;
+        // A token also bound to a client certificate (RFC 8705) needs that certificate checked
+        // too, which only the host's TLS termination can do: refused, never half-checked.
+        if ctx.certificate_thumbprint().is_some() {
+            return Err(TokenError::UnsupportedConfirmation);
+        }
         let jkt = ctx
             .dpop_jkt()
             .ok_or(TokenError::InvalidDpopProof("token not DPoP-bound"))?

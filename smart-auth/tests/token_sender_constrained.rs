@@ -348,3 +348,19 @@ fn cache_never_lets_a_bound_token_through_as_bearer() {
     );
     assert!(ctx.is_sender_constrained());
 }
+
+/// A token bound to a DPoP key and to a client certificate needs both proofs: the DPoP check
+/// alone cannot see the certificate, so it refuses the token rather than check half of it.
+#[test]
+fn a_token_also_bound_to_a_certificate_is_not_accepted_on_its_dpop_proof_alone() {
+    let mut s = setup();
+    let cnf = json!({
+        "jkt": s.client.public_jwk().thumbprint_b64(),
+        "x5t#S256": smart_auth::mtls::certificate_thumbprint(b"the client's certificate"),
+    });
+    s.token = s.issuer.token(NOW).claim("cnf", cnf).sign();
+    assert_eq!(
+        s.run(&s.proof("both")),
+        Err(TokenError::UnsupportedConfirmation)
+    );
+}
