@@ -380,6 +380,10 @@ pub(crate) struct CheckpointScan {
     pub checked: Vec<Result<(u64, Hash), CheckpointError>>,
     /// The last note as parsed (its signature not checked here).
     pub last: Option<Result<SignedCheckpoint, CheckpointError>>,
+    /// The largest size any parsed note claims (signatures not checked). A store appends
+    /// checkpoints in growing size, so one larger than the last means the file was tampered
+    /// with (an older note appended, notes reordered).
+    pub max_size: u64,
     pub valid_end: u64,
     pub damaged: bool,
     pub torn: bool,
@@ -421,6 +425,9 @@ pub(crate) fn scan_checkpoints(
                 let parsed = std::str::from_utf8(note)
                     .map_err(|_| CheckpointError::Malformed("note is not UTF-8"))
                     .and_then(SignedCheckpoint::parse);
+                if let Ok(c) = &parsed {
+                    scan.max_size = scan.max_size.max(c.checkpoint.size);
+                }
                 if let Some(options) = options {
                     scan.checked
                         .push(parsed.as_ref().map_err(Clone::clone).and_then(|c| {

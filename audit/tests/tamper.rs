@@ -543,3 +543,41 @@ fn streamed_verification_agrees_with_verification_of_the_bytes() {
         e => panic!("{e}"),
     }
 }
+
+/// The checkpoint frames of a checkpoint file, each as its bytes.
+fn checkpoint_frames(cps: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = fhir_audit::frame::CHECKPOINT_MAGIC.len();
+    while at < cps.len() {
+        let (_, len) = fhir_audit::frame::decode_checkpoint(&cps[at..]).unwrap();
+        out.push(cps[at..at + len].to_vec());
+        at += len;
+    }
+    out
+}
+
+#[test]
+fn store_refuses_a_rewritten_log_behind_an_older_checkpoint_appended_to_the_file() {
+    // Rewrite record 12 (checksum recomputed) and append a copy of the genuine checkpoint of
+    // size 5 after the later ones: it is validly signed and matches the first 5 records, but
+    // the checkpoints of sizes 13..=20 before it in the file vouch for the original record 12.
+    // Taking the last one alone would let the store sign the rewritten history.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let mut fr = records(&log);
+    fr[12].1 = record(500).to_log_bytes().unwrap();
+    std::fs::write(&path, encode(&fr)).unwrap();
+    let mut cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    let old = checkpoint_frames(&cps)[5].clone();
+    cps.extend_from_slice(&old);
+    std::fs::write(checkpoint_path(&path), &cps).unwrap();
+    assert!(!verify(&path, None).is_ok());
+    match FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)) {
+        Err(StoreError::Tampered(p)) => {
+            assert_eq!((p.first_bad_record, p.exact), (Some(12), true), "{p}")
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("the rewritten log was opened for writing"),
+    }
+}

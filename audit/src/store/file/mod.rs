@@ -27,7 +27,9 @@
 //! against the last checkpoint, which must verify with the store's own key and carry the
 //! store's origin (a key may sign for several logs). A log that does
 //! not match its checkpoint, or is shorter than it, is refused: the store never signs a
-//! checkpoint inconsistent with an earlier one. So is one with an intact frame out of order
+//! checkpoint inconsistent with an earlier one. So is a checkpoint file whose last note is
+//! smaller than an earlier one (the store only appends growing sizes: an older valid note
+//! appended after the others would otherwise hide a rewrite of the records it does not cover). So is one with an intact frame out of order
 //! (a record dropped, inserted or moved), which no crash leaves.
 //!
 //! Operating it safely:
@@ -294,6 +296,26 @@ impl FileStore {
             }
         };
         let checkpoint_size = latest.as_ref().map_or(0, |c| c.checkpoint.size);
+        // Every checkpoint, not only the last, vouches for the records: each must be checked
+        // (with the verifier naming the first bad record) when one is larger than the last (an
+        // older valid note appended, or notes reordered, to hide a rewrite) or the last does
+        // not match the records.
+        let refuse = |fallback: ProblemKind| -> Result<StoreError, StoreError> {
+            let options = VerifyOptions {
+                keys: keys.to_vec(),
+                anchors: Vec::new(),
+                origin: Some(config.origin.clone()),
+            };
+            let all = scan_checkpoints(read_from_start(&checkpoints, cp_len)?, Some(&options))?;
+            let report = verify_scans(&scan, &all, &options);
+            let first = report.problems.into_iter().next();
+            Ok(StoreError::Tampered(
+                first.unwrap_or_else(|| problem(fallback, None)),
+            ))
+        };
+        if cps.max_size > checkpoint_size {
+            return Err(refuse(ProblemKind::DamagedCheckpointFile)?);
+        }
 
         let records = scan.tree.size();
         if let Some((kind, offset)) = &scan.stop {
@@ -322,24 +344,10 @@ impl FileStore {
         }
         if let Some(c) = &latest {
             if scan.tree.root_at(c.checkpoint.size) != Some(c.checkpoint.root) {
-                // Let the verifier use every checkpoint to name the first bad record.
-                let options = VerifyOptions {
-                    keys: keys.to_vec(),
-                    anchors: Vec::new(),
-                    origin: Some(config.origin.clone()),
-                };
-                let all = scan_checkpoints(read_from_start(&checkpoints, cp_len)?, Some(&options))?;
-                let report = verify_scans(&scan, &all, &options);
-                let kind = ProblemKind::RootMismatch {
+                return Err(refuse(ProblemKind::RootMismatch {
                     checkpoint_size: c.checkpoint.size,
                     anchor: false,
-                };
-                let p = report
-                    .problems
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| problem(kind, None));
-                return Err(StoreError::Tampered(p));
+                })?);
             }
         }
 
