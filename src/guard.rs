@@ -223,13 +223,23 @@ impl SecureFhir {
         body: &[u8],
         now: UnixTime,
     ) -> Result<Authorized, Rejected> {
+        let context = self.authorize_head(parts, now)?;
+        self.decide(parts, body, context)
+    }
+
+    /// What the head alone decides, before the body is read: the limits on the request line
+    /// and headers (a refusal names the caller when its credential is valid), then the
+    /// credential.
+    pub(crate) fn authorize_head(
+        &self,
+        parts: &http::request::Parts,
+        now: UnixTime,
+    ) -> Result<Arc<AccessContext>, Rejected> {
         self.limits
             .check_head(parts)
-            .map_err(|r| rejected(r, None, None))?;
-        let context = self
-            .authenticate_shared(parts, now)
-            .map_err(|r| rejected(r, None, None))?;
-        self.decide(parts, body, context)
+            .map_err(|r| self.refused(parts, r, now))?;
+        self.authenticate_shared(parts, now)
+            .map_err(|r| rejected(r, None, None))
     }
 
     /// As [`authorize`](Self::authorize), for an access context the host obtained itself: an
@@ -317,7 +327,7 @@ impl SecureFhir {
 
     /// The back half of [`authorize`](Self::authorize), once the caller is known: body
     /// limits, classification and decision.
-    fn decide(
+    pub(crate) fn decide(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
@@ -355,7 +365,7 @@ impl SecureFhir {
 }
 
 /// A refusal with what is known of the request, for its audit record.
-fn rejected(
+pub(crate) fn rejected(
     rejection: Rejection,
     context: Option<Arc<AccessContext>>,
     request: Option<FhirRequest>,

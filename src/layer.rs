@@ -1,8 +1,9 @@
 //! A `tower` [`Layer`] that runs [`SecureFhir::authorize`] in front of a FHIR service (feature
 //! `tower`), for axum, hyper and tonic-style stacks.
 //!
-//! The layer buffers the body (up to [`Limits::max_body_bytes`](crate::limits::Limits)), decides
-//! the request, and either answers with the rejection or passes the request on with the
+//! The layer checks the request line, headers and credential first (what they refuse is
+//! answered before the body is read), buffers the body (up to
+//! [`Limits::max_body_bytes`](crate::limits::Limits)), decides the request, and either answers with the rejection or passes the request on with the
 //! [`Authorized`] value in its extensions. The inner service must read the narrowing and check
 //! its results from that value; the layer records one audit record per request with the status
 //! the inner service answered. Put an [`AuditFacts`] in the response's extensions to name what
@@ -98,6 +99,17 @@ where
                 .get::<RequestInfo>()
                 .cloned()
                 .unwrap_or_default();
+            // The head first: a request its line, headers or credential refuse is answered
+            // before its body is read (no one without a valid token makes the server buffer
+            // one; a declared length over the limit is a 413 at once).
+            let now = (layer.clock)();
+            let context = match layer.facade.authorize_head(&parts, UnixTime::from(now)) {
+                Ok(c) => c,
+                Err(rejected) => {
+                    (layer.audit)(rejected.audit_record(now, &parts, &[], &info));
+                    return Ok(rejected.to_response().map(R::from));
+                }
+            };
             let bytes = match Limited::new(body, limit).collect().await {
                 Ok(c) => c.to_bytes(),
                 Err(e) => {
@@ -118,15 +130,15 @@ where
                             "The request body could not be read",
                         )
                     };
-                    // Audited like every refusal, naming the caller if its credential is valid.
+                    // Audited like every refusal, naming the caller.
                     let now = (layer.clock)();
-                    let rejected = layer.facade.refused(&parts, rejection, UnixTime::from(now));
+                    let rejected = crate::guard::rejected(rejection, Some(context), None);
                     (layer.audit)(rejected.audit_record(now, &parts, &[], &info));
                     return Ok(rejected.to_response().map(R::from));
                 }
             };
             let now = (layer.clock)();
-            let decided = layer.facade.authorize(&parts, &bytes, UnixTime::from(now));
+            let decided = layer.facade.decide(&parts, &bytes, context);
             let authorized: Authorized = match decided {
                 Ok(a) => a,
                 Err(rejected) => {

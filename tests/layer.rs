@@ -220,3 +220,50 @@ async fn the_service_tells_the_layer_what_it_returned_for_the_audit_record() {
         Some("10.0.0.7")
     );
 }
+
+/// What the head alone decides (the request line and headers over the limits, a missing or
+/// invalid credential) is refused before the body is read (reading this one would make it a
+/// 400): no one without a valid token makes
+/// the server buffer a body, and a declared length over the limit is a 413 at once (threats.md
+/// §4: "413 before full read").
+#[tokio::test]
+async fn a_request_refused_by_its_head_is_refused_before_its_body_is_read() {
+    let (issuer, layer, records) = default_layer();
+    let head = |auth: Option<&str>, length: &str| {
+        let mut b = Request::post("/fhir/Observation")
+            .header("content-type", "application/fhir+json")
+            .header("content-length", length);
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        b.body(BrokenBody).unwrap()
+    };
+    let token = issuer
+        .token(UnixTime::from_secs(NOW))
+        .scope("patient/*.cruds")
+        .patient("5")
+        .sign();
+    let bearer = format!("Bearer {token}");
+    for (req, status) in [
+        (head(None, "10"), StatusCode::UNAUTHORIZED),
+        (
+            head(Some("Bearer not-a-token"), "10"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            head(Some(&bearer), "999999999"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ] {
+        let service = layer.clone().layer(service_fn(never_reached));
+        let refused = service.oneshot(req).await.unwrap();
+        assert_eq!(refused.status(), status);
+    }
+    let records = records.lock().unwrap();
+    assert_eq!(records.len(), 3, "every refusal is audited");
+    assert_eq!(
+        records[2].user.as_ref().map(|u| u.id.as_str()),
+        Some("test-user"),
+        "naming the caller whose credential is valid"
+    );
+}
