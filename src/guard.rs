@@ -282,7 +282,7 @@ impl SecureFhir {
     /// // The host POSTs request_body(token, ..) to the introspection endpoint; this came back.
     /// assert_eq!(request_body(token, None), "token=opaque-7Hq2");
     /// let answer = br#"{"active":true,"scope":"patient/Observation.rs","client_id":"app",
-    ///                   "exp":1767225900,"patient":"123"}"#;
+    ///                   "exp":1767225900,"patient":"123","aud":"https://fhir.example.org/fhir"}"#;
     /// let context = Arc::new(introspector.parse_response(answer, now)?);
     /// let authorized = facade.authorize_context(&parts, b"", context, now).expect("allowed");
     /// assert_eq!(authorized.narrowing().unwrap().alternatives()[0].compartment().unwrap().id, "123");

@@ -55,13 +55,15 @@ pub struct Introspector {
     leeway: Leeway,
     scope_claim: ScopeClaim,
     scope_policy: ScopePolicy,
-    require_audience: bool,
+    accept_missing_audience: bool,
 }
 
 impl Introspector {
     /// Responses from the authorization server `issuer` (its `iss`, if the response has one,
-    /// must equal it), for this resource server `audience` (if the response has `aud`, it must
-    /// contain it). 30 s leeway.
+    /// must equal it), for this resource server `audience`: every active answer must carry an
+    /// `aud` that contains it (see
+    /// [`dangerous_accept_missing_audience`](Self::dangerous_accept_missing_audience)). 30 s
+    /// leeway.
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Introspector {
         Introspector {
             issuer: issuer.into(),
@@ -69,7 +71,7 @@ impl Introspector {
             leeway: Leeway::DEFAULT,
             scope_claim: ScopeClaim::Scope,
             scope_policy: ScopePolicy::default(),
-            require_audience: false,
+            accept_missing_audience: false,
         }
     }
 
@@ -92,10 +94,15 @@ impl Introspector {
         self
     }
 
-    /// Also require `aud` in every response (for servers that share one authorization server
-    /// with other resource servers).
-    pub fn require_audience(mut self, require: bool) -> Self {
-        self.require_audience = require;
+    /// Dangerous: accept an active answer without `aud` (one with `aud` must still contain this
+    /// server's audience). `aud` is optional in an RFC 7662 answer (§2.2), but without it the
+    /// answer does not say which resource server the token was issued for: when the
+    /// authorization server serves other resource servers too, a token issued for one of them,
+    /// replayed here by that server or by anyone who saw it, would be accepted (RFC 7662 §4,
+    /// smart.md §4). Only for an authorization server that serves this resource server alone;
+    /// better, have it include `aud`.
+    pub fn dangerous_accept_missing_audience(mut self) -> Self {
+        self.accept_missing_audience = true;
         self
     }
 
@@ -137,19 +144,22 @@ impl Introspector {
             Some(Value::Bool(false)) => return Err(TokenError::Inactive),
             _ => return Err(TokenError::IntrospectionFailed),
         }
-        // `aud` is optional in an answer: its absence is no fault of the server's, but a
-        // resource server that requires it cannot tell the token is meant for it.
-        if self.require_audience && !claims.contains_key("aud") {
-            return Err(TokenError::MissingClaim("aud"));
-        }
-        self.active_context(claims, now).map_err(|e| match e {
+        let has_audience = claims.contains_key("aud");
+        let ctx = self.active_context(claims, now).map_err(|e| match e {
             // SMART requires these members of every active answer, in these shapes: a missing
             // or mistyped one is the server's failure.
             TokenError::MissingClaim(_) | TokenError::InvalidClaim(_) => {
                 TokenError::IntrospectionFailed
             }
             e => e,
-        })
+        })?;
+        // `aud` is optional in an answer, so its absence is no failure of the server's (checked
+        // last: a broken answer stays one); but without it nothing shows the token is meant for
+        // this resource server.
+        if !has_audience && !self.accept_missing_audience {
+            return Err(TokenError::MissingClaim("aud"));
+        }
+        Ok(ctx)
     }
 
     /// The context of an active answer, checked as a JWT's claims are.
@@ -193,7 +203,8 @@ impl Introspector {
 /// let cache = IntrospectionCache::new(10_000, 300, 5);
 /// // The host's call to the introspection endpoint (a POST of `request_body(token, ..)`).
 /// let post = |_token: &str| br#"{"active":true,"scope":"patient/*.rs","client_id":"app",
-///                                "exp":1700000300,"patient":"123"}"#.to_vec();
+///                                "exp":1700000300,"patient":"123",
+///                                "aud":"https://fhir.example/r4"}"#.to_vec();
 ///
 /// let context = |token: &str, now: UnixTime| -> Result<Arc<AccessContext>, TokenError> {
 ///     if let Some(answer) = cache.get(token, now) {

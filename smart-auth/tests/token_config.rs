@@ -107,7 +107,8 @@ fn a_leeway_out_of_range_is_refused_by_every_validator_alike() {
 fn the_leeway_given_is_the_leeway_used() {
     let exp = NOW.as_secs() + 60;
     let answer =
-        json!({"active": true, "scope": "system/*.rs", "client_id": "app", "exp": exp}).to_string();
+        json!({"active": true, "scope": "system/*.rs", "client_id": "app", "exp": exp, "aud": AUD})
+            .to_string();
     for secs in [0, 10, 300] {
         let leeway = Leeway::from_secs(secs).unwrap();
         let introspector = Introspector::new(ISS, AUD).leeway(leeway);

@@ -154,16 +154,45 @@ fn an_active_answer_is_checked_like_a_token() {
         b[name] = value;
         assert_eq!(parse(&b), Err(want), "{name}");
     }
-    // No `aud` is a valid answer (RFC 7662 §2.2: optional), but not for a resource server that
-    // requires one: the token is not shown to be meant for it.
-    let strict = Introspector::new(ISS, AUD).require_audience(true);
+}
+
+#[test]
+fn an_answer_without_aud_is_refused_by_default() {
+    // `aud` is optional in an answer (RFC 7662 §2.2), so an authorization server serving several
+    // resource servers may omit it: the answer then does not show the token is meant for this
+    // one, and a token issued for another would pass (RFC 7662 §4). Refused unless the host
+    // says, by name, that its authorization server serves no other resource server.
     let mut b = active();
     b.as_object_mut().unwrap().remove("aud");
-    let err = strict
-        .parse_response(b.to_string().as_bytes(), NOW)
+    let body = b.to_string();
+    for constrained in [false, true] {
+        let default = Introspector::new(ISS, AUD);
+        let err = if constrained {
+            default.parse_constrained_response(body.as_bytes(), NOW)
+        } else {
+            default.parse_response(body.as_bytes(), NOW)
+        }
         .unwrap_err();
-    assert_eq!(err, TokenError::MissingClaim("aud"));
-    assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(err, TokenError::MissingClaim("aud"), "{constrained}");
+        assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
+    }
+    let lax = Introspector::new(ISS, AUD).dangerous_accept_missing_audience();
+    assert_eq!(
+        lax.parse_response(body.as_bytes(), NOW)
+            .unwrap()
+            .client_id(),
+        Some("app")
+    );
+    // A broken answer stays the authorization server's failure, `aud` or not.
+    let mut broken = b.clone();
+    broken.as_object_mut().unwrap().remove("scope");
+    assert_failed(parse(&broken), "no scope, no aud");
+    // The opt-out covers only an absent `aud`: one naming another server is still refused.
+    b["aud"] = json!(["https://other.example/fhir"]);
+    assert_eq!(
+        lax.parse_response(b.to_string().as_bytes(), NOW),
+        Err(TokenError::WrongAudience)
+    );
 }
 
 #[test]

@@ -261,7 +261,7 @@ fn host_scope_policy_is_applied() {
     assert_eq!(check(&v, &commas).unwrap().scopes().iter().count(), 2);
 
     // The same option on the introspection side.
-    let body = br#"{"active":true,"scope":"patient/Observation.rs,patient/Patient.rs","client_id":"app","exp":1760000300}"#;
+    let body = br#"{"active":true,"scope":"patient/Observation.rs,patient/Patient.rs","client_id":"app","exp":1760000300,"aud":"https://fhir.example.org/r4"}"#;
     let plain = smart_auth::introspection::Introspector::new(ISS, AUD);
     assert_eq!(
         plain
