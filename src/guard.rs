@@ -460,6 +460,35 @@ impl SecureFhir {
         }
     }
 
+    /// An authorized request the host refuses for a reason of its own (a rate limit, a rule
+    /// the decision does not know): `rejection`, naming the caller and the request, so that
+    /// the refusal's audit record ([`Rejected::audit_record`]) says who was refused what.
+    ///
+    /// ```
+    /// # use secure_fhir::{Rejection, SecureFhir};
+    /// # use smart_auth::{decision::DecisionPolicy, testing::TestIssuer, UnixTime};
+    /// # let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
+    /// # let facade = SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir");
+    /// # let now = UnixTime::from_secs(1_767_225_600);
+    /// # let token = issuer.token(now).scope("patient/*.rs").patient("123").sign();
+    /// # let (parts, ()) = http::Request::get("/fhir/Patient/123")
+    /// #     .header("authorization", format!("Bearer {token}")).body(())?.into_parts();
+    /// let authorized = facade.authorize(&parts, b"", now).expect("allowed");
+    /// // The host's own limiter says this caller must wait 2 seconds.
+    /// let refused = facade.refuse(&authorized, Rejection::throttled(2));
+    /// let response = refused.to_response();
+    /// assert_eq!(response.status(), 429);
+    /// assert_eq!(response.headers()["retry-after"], "2");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn refuse(&self, authorized: &Authorized, rejection: Rejection) -> Rejected {
+        Rejected {
+            rejection,
+            context: Some(Arc::clone(&authorized.context)),
+            request: Some(Box::new(authorized.request().clone())),
+        }
+    }
+
     /// A request the host refused before [`SecureFhir::authorize`] could take it whole (a
     /// request line or a body over the [`Limits`], found while it arrived): `rejection`, with
     /// the caller's access context when its credential is valid, so that the refusal's audit

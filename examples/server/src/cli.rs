@@ -36,6 +36,9 @@ OPTIONS:
                            many concurrent clients (default 0: off)
     --audit-commit-siblings N
                            requests in flight that turn the commit delay on (default 32)
+    --rate-limit N         at most N FHIR requests per second from each caller (a token's
+                           issuer, client and subject), in bursts of up to N; more are
+                           refused with 429 and Retry-After, and audited (default: off)
     --cors-origin ORIGIN   a browser origin allowed to call the FHIR API; repeatable
                            (the development authorization server's registered origins
                            are always allowed)
@@ -99,6 +102,8 @@ pub struct ServeArgs {
     pub audit_log: Option<PathBuf>,
     /// `--audit-commit-delay` and `--audit-commit-siblings`.
     pub commit_delay: CommitDelay,
+    /// `--rate-limit`: requests per second per caller.
+    pub rate_limit: Option<u32>,
     /// `--cors-origin`.
     pub cors_origins: Vec<String>,
     /// `--dangerous-disable-security` with the right phrase.
@@ -115,6 +120,9 @@ pub struct CommitDelay {
     /// Requests in flight from which the delay applies.
     pub siblings: usize,
 }
+
+/// The highest `--rate-limit`.
+pub const MAX_RATE_LIMIT: u32 = 1_000_000;
 
 /// The longest `--audit-commit-delay`: every answer may wait this long for its record.
 pub const MAX_COMMIT_DELAY_MICROS: u64 = 10_000;
@@ -175,6 +183,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         audience: None,
         audit_log: None,
         commit_delay: CommitDelay::default(),
+        rate_limit: None,
         cors_origins: Vec::new(),
         dangerous_disable_security: false,
     };
@@ -219,6 +228,17 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
                         format!("--audit-commit-siblings: not a count of 1 or more: `{v}`")
                     })?;
+            }
+            "--rate-limit" => {
+                let v = val()?;
+                let n = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_RATE_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        format!("--rate-limit: not 1..={MAX_RATE_LIMIT} requests per second: `{v}`")
+                    })?;
+                s.rate_limit = Some(n);
             }
             "--cors-origin" => s.cors_origins.push(val()?),
             "--dangerous-disable-security" => {
@@ -309,6 +329,25 @@ mod tests {
             }
         );
         assert!(parse(&args("audit checkpoint --audit-log x.log --audit-pubkey k")).is_err());
+    }
+
+    #[test]
+    fn rate_limit() {
+        let serve = |a: &str| match parse(&args(a)) {
+            Ok(Command::Serve(s)) => Ok(s.rate_limit),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(serve("").unwrap(), None, "off by default");
+        assert_eq!(serve("--rate-limit 50").unwrap(), Some(50));
+        for bad in [
+            "--rate-limit 0",
+            "--rate-limit -3",
+            "--rate-limit 1.5",
+            "--rate-limit 1000001",
+        ] {
+            assert!(serve(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

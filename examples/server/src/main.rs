@@ -166,7 +166,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             });
         }
         let trail = trail.clone().ok_or("no audit trail")?;
-        let gate = Gate::secure(facade, trail, Arc::clone(&store));
+        let mut gate = Gate::secure(facade, trail, Arc::clone(&store));
+        if let Some(per_second) = args.rate_limit {
+            gate = gate.with_rate_limit(per_second);
+        }
         match followed {
             Some(keys) => gate.follow_keys(keys),
             None => gate,

@@ -18,6 +18,8 @@ mod binary;
 
 use self::binary::BinaryCheck;
 use crate::audit_trail::{AuditTrail, Pending};
+use crate::authz::ratelimit::RateLimiter;
+use crate::authz::RateLimit;
 use crate::fhir::access::{narrowing_admits, Access, Unrestricted};
 use crate::fhir::bundle::Entry;
 use crate::fhir::outcome::Fail;
@@ -43,6 +45,8 @@ pub struct Gate {
     store: Arc<Store>,
     limits: secure_fhir::limits::Limits,
     parsed: Arc<ParseCache>,
+    /// `--rate-limit`: a bucket per caller.
+    throttle: Option<RateLimiter>,
 }
 
 /// An authorized request on its way through the handler.
@@ -369,6 +373,7 @@ impl Gate {
             store,
             limits,
             parsed: Arc::default(),
+            throttle: None,
         }
     }
 
@@ -381,7 +386,16 @@ impl Gate {
             store,
             limits: secure_fhir::limits::Limits::default(),
             parsed: Arc::default(),
+            throttle: None,
         }
+    }
+
+    /// Refuses a caller's requests past `per_second` a second (in bursts of up to as many)
+    /// with a 429; a caller is a token's issuer, client and subject.
+    pub fn with_rate_limit(mut self, per_second: u32) -> Gate {
+        let limit = RateLimit::new(per_second, f64::from(per_second));
+        self.throttle = Some(RateLimiter::new(limit));
+        self
     }
 
     /// Follows the keys of an in-process issuer (the development authorization server): its
@@ -447,6 +461,18 @@ impl Gate {
         }
         match decided {
             Ok(authorized) => {
+                if let Err(wait) = self.admit(&authorized) {
+                    let rejected = facade.refuse(&authorized, Rejection::throttled(wait));
+                    if let Some(trail) = &self.trail {
+                        trail.record(&rejected.audit_record(
+                            chrono::Utc::now(),
+                            parts,
+                            body,
+                            &info,
+                        ));
+                    }
+                    return Err(rejected.to_response());
+                }
                 let authorized = Arc::new(authorized);
                 Ok(Verdict {
                     access: Box::new(PermitAccess {
@@ -465,6 +491,25 @@ impl Gate {
                 Err(rejected.to_response())
             }
         }
+    }
+
+    /// Takes one request from the caller's bucket; `Err(seconds)` to wait when it is empty.
+    fn admit(&self, authorized: &Authorized) -> Result<(), u32> {
+        let Some(throttle) = &self.throttle else {
+            return Ok(());
+        };
+        let ctx = authorized.context();
+        let (iss, client) = (ctx.issuer(), ctx.client_id().unwrap_or_default());
+        // Length-prefixed: no two callers share a key, whatever their claims hold.
+        let key = format!(
+            "{}:{iss}{}:{client}{}",
+            iss.len(),
+            client.len(),
+            ctx.subject().unwrap_or_default()
+        );
+        throttle
+            .check(&key)
+            .map_err(|secs| u32::try_from(secs).unwrap_or(u32::MAX))
     }
 
     /// Authorizes one Bundle entry as the equivalent standalone request.

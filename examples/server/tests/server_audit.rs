@@ -544,3 +544,62 @@ fn denials_inside_batch_entries_are_audited() {
         String::from_utf8_lossy(&query)
     );
 }
+
+#[test]
+fn callers_over_the_rate_limit_get_429_and_are_audited() {
+    let s = Server::start(&["--rate-limit", "3"]);
+    let now = UnixTime::from_secs(chrono::Utc::now().timestamp());
+    let caller = |sub: &str, scope: &str| {
+        s.issuer
+            .token(now)
+            .scope(scope)
+            .patient("example")
+            .subject(sub)
+            .sign()
+    };
+    let t = caller("flooder", "patient/*.rs");
+    let started = std::time::Instant::now();
+    let statuses: Vec<u16> = (0..12)
+        .map(|_| s.get("/Patient/example", &t).status)
+        .collect();
+    // A burst of 3, refilled at 3 a second while the requests ran.
+    let refilled = (started.elapsed().as_secs_f64() * 3.0).ceil() as usize;
+    let allowed = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");
+    assert!(allowed <= 3 + refilled, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    let r = s.get("/Patient/example", &t);
+    assert_eq!(r.status, 429);
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert_eq!(wait, 1, "a second refills one request at 3 a second");
+    assert_eq!(r.json()["issue"][0]["code"], "throttled");
+    assert!(r.header("www-authenticate").is_none());
+    assert!(!r.text().contains("example"), "{}", r.text());
+
+    // Another caller of the same client is not held back by the first.
+    assert_eq!(
+        s.get("/Patient/example", &caller("neighbour", "patient/*.rs"))
+            .status,
+        200
+    );
+
+    // The refusals are recorded: the caller and what it asked for, as a failure.
+    let auditor = caller("auditor", "patient/AuditEvent.rs");
+    let refused = wait_for(|| {
+        let r = s.get("/AuditEvent?entity=Patient/example&_count=100", &auditor);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        let n = v["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["resource"]["outcome"] != "0")
+            .filter(|e| e["resource"].to_string().contains("flooder"))
+            .count();
+        (n >= 1).then_some(n)
+    });
+    assert!(refused >= 1);
+}

@@ -68,7 +68,7 @@ mod issue;
 mod keys;
 mod logout;
 mod pages;
-mod ratelimit;
+pub(crate) mod ratelimit;
 mod register;
 mod responses;
 mod scopes;
