@@ -107,3 +107,42 @@ fn a_content_coded_body_is_refused_before_it_is_read() {
         .insert("content-encoding", "identity".parse().unwrap());
     assert!(facade.limits().check_head(&parts).is_ok());
 }
+
+/// `_type` names the types of a system search. On a type search, a compartment search or
+/// conditional criteria the decision would ignore it, while a host honouring it would search
+/// types the token may not search: refused.
+#[test]
+fn a_type_list_outside_a_system_search_is_refused() {
+    let (issuer, facade) = setup();
+    let token = issuer
+        .token(NOW)
+        .scope("patient/Observation.crus")
+        .patient("123")
+        .sign();
+    for (method, uri) in [
+        ("GET", "/fhir/Observation?_type=Patient"),
+        ("GET", "/fhir/Patient/123/Observation?_type=Condition"),
+        ("PUT", "/fhir/Observation?code=x&_type=Condition"),
+    ] {
+        let parts = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/fhir+json")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let refused = facade.authorize(&parts, b"", NOW).expect_err(uri);
+        assert_eq!(
+            refused.to_response().status(),
+            StatusCode::BAD_REQUEST,
+            "{uri}"
+        );
+        assert_eq!(
+            refused.rejection().reason(),
+            "unsupported_parameter",
+            "{uri}"
+        );
+    }
+}

@@ -319,7 +319,7 @@ fn write(permit: Permit, req: &FhirRequest, ty: ResourceType) -> Result<Permit, 
     }
     if let Some(q) = criteria {
         // The match search runs narrowed like any search and may not name other patients.
-        search::check_params(&permit, ty, q)?;
+        search::check_typed_params(&permit, ty, q)?;
         search::check_traversals(&mut permit, ty, q)?;
     } else {
         permit.narrowing = None;

@@ -48,7 +48,7 @@ pub(super) fn decide(mut permit: Permit, req: &FhirRequest) -> Result<Permit, De
             permit.resource_type = Some(ty);
             permit.needed = Permissions::SEARCH;
             permit.narrowing = narrowing(&permit, ty, Permissions::SEARCH);
-            check_params(&permit, ty, query)?;
+            check_typed_params(&permit, ty, query)?;
             check_traversals(&mut permit, ty, query)?;
             check_includes(&permit, query)?;
         }
@@ -231,6 +231,20 @@ fn names_other_patient(permit: &Permit, ty: ResourceType, p: &SearchParam) -> bo
         };
         naming_other(permit, ResourceType::Patient, id)
     })
+}
+
+/// [`check_params`] for a query on one type (a type or compartment search, conditional match
+/// criteria): `_type` names the types of a system search only, so here a host could honour
+/// it (searching types this decision never looked at) while the decision ignored it.
+pub(super) fn check_typed_params(
+    permit: &Permit,
+    ty: ResourceType,
+    query: &Query,
+) -> Result<(), Denial> {
+    if !query.types.is_empty() {
+        return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+    }
+    check_params(permit, ty, query)
 }
 
 /// Parameter checks shared by searches and conditional match criteria.
