@@ -28,6 +28,14 @@ async fn standalone_launch_issues_smart_token_response() {
     assert_eq!(body["need_patient_banner"], true);
     assert!(body["expires_in"].as_i64().unwrap() <= 3600);
     assert!(body["refresh_token"].is_string());
+    // The introspection endpoint describes access tokens only: a live refresh token is
+    // `{"active":false}` (RFC 7662 §2.2), as docs/authz-dev-server.md says.
+    assert_eq!(
+        server
+            .state
+            .introspect(body["refresh_token"].as_str().unwrap()),
+        json!({"active": false})
+    );
 
     let access = body["access_token"].as_str().unwrap();
     let header = jwt_header(access);
@@ -466,6 +474,15 @@ async fn smart_auth_validates_tokens_from_the_real_flow() {
         context.fhir_user(),
         Some(format!("{FHIR}/Patient/example").as_str())
     );
+    // Its introspection answer carries `aud`, which smart-auth's introspector requires.
+    let answer = server.state.introspect(access).to_string();
+    let introspected = smart_auth::introspection::Introspector::new(
+        server.state.issuer(),
+        server.state.fhir_base(),
+    )
+    .parse_response(answer.as_bytes(), UnixTime::from_secs(now()))
+    .expect("smart-auth accepts the dev server's introspection answer");
+    assert_eq!(introspected.launch().patient, Some("example"));
     // the ID token is not an access token
     let id_token = body["id_token"].as_str().unwrap();
     assert!(validator
