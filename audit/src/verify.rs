@@ -9,7 +9,9 @@
 //!    trusted key and, when [`VerifyOptions::origin`] is given, of that log (a record
 //!    rewritten with a recomputed checksum);
 //! 4. that no checkpoint, in the file or supplied from elsewhere ("anchors"), covers more
-//!    records than the log holds (truncation).
+//!    records than the log holds (truncation);
+//! 5. that checkpoint sizes never shrink along the file (an older note copied over or after
+//!    newer ones, to hide a rewrite of the records only those covered).
 //!
 //! An attacker who rewrites both files and holds no signing key is caught by (3) with a
 //! trusted key; one who truncates both files is caught only by an anchor published elsewhere.
@@ -182,6 +184,17 @@ pub enum ProblemKind {
     },
     /// The checkpoint file is damaged before its end, or missing beside a non-empty log.
     DamagedCheckpointFile,
+    /// A checkpoint covers fewer records than one before it in the file. A store only appends
+    /// growing sizes: a note was copied to the end (or notes were reordered), as someone
+    /// hiding a rewrite of the records it no longer covers would.
+    CheckpointOutOfOrder {
+        /// Its position in the checkpoint file (0-based).
+        position: usize,
+        /// Its tree size.
+        size: u64,
+        /// The largest tree size of a checkpoint before it.
+        earlier: u64,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -205,6 +218,9 @@ impl fmt::Display for Problem {
             ),
             ProblemKind::BadCheckpoint { position, error } => format!("checkpoint {position} is invalid: {error}"),
             ProblemKind::DamagedCheckpointFile => "the checkpoint file is damaged".to_owned(),
+            ProblemKind::CheckpointOutOfOrder { position, size, earlier } => format!(
+                "checkpoint {position} covers {size} records, fewer than the {earlier} of an earlier one (checkpoints reordered or replaced)"
+            ),
         };
         match (self.first_bad_record, self.exact, self.last_possible) {
             (Some(i), true, _) => write!(f, "first bad record: {i}: {what}")?,
@@ -496,7 +512,24 @@ pub(crate) fn verify_scans(
 
     let mut checkpoints_matched = 0;
     let mut last_good = 0u64;
+    let mut largest = 0u64;
     for (position, checked) in cps.checked.iter().enumerate() {
+        if let Ok((cs, _)) = checked {
+            if *cs < largest {
+                problems.push(Problem {
+                    kind: ProblemKind::CheckpointOutOfOrder {
+                        position,
+                        size: *cs,
+                        earlier: largest,
+                    },
+                    first_bad_record: None,
+                    exact: false,
+                    last_possible: None,
+                    offset: None,
+                });
+            }
+            largest = largest.max(*cs);
+        }
         match checked {
             Err(error) => problems.push(Problem {
                 kind: ProblemKind::BadCheckpoint {

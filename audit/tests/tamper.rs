@@ -581,3 +581,39 @@ fn store_refuses_a_rewritten_log_behind_an_older_checkpoint_appended_to_the_file
         Ok(_) => panic!("the rewritten log was opened for writing"),
     }
 }
+
+#[test]
+fn a_checkpoint_replaced_by_an_older_one_is_reported() {
+    // Rewrite the last record (checksum recomputed) and put a copy of the genuine checkpoint of
+    // size 5 in place of the last one, the only one that covered it: every checkpoint left
+    // matches, but a store never writes a smaller size after a larger one.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let mut fr = records(&log);
+    fr[N as usize - 1].1 = record(500).to_log_bytes().unwrap();
+    std::fs::write(&path, encode(&fr)).unwrap();
+    let cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    let frames = checkpoint_frames(&cps);
+    let mut replaced = fhir_audit::frame::CHECKPOINT_MAGIC.to_vec();
+    for f in &frames[..frames.len() - 1] {
+        replaced.extend_from_slice(f);
+    }
+    replaced.extend_from_slice(&frames[5]);
+    std::fs::write(checkpoint_path(&path), &replaced).unwrap();
+    let r = verify(&path, None);
+    assert!(!r.is_ok(), "{r}");
+    assert!(
+        r.problems.iter().any(|p| p.kind
+            == ProblemKind::CheckpointOutOfOrder {
+                position: frames.len() - 1,
+                size: 5,
+                earlier: N - 1
+            }),
+        "{r}"
+    );
+    assert!(matches!(
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)),
+        Err(StoreError::Tampered(_))
+    ));
+}
