@@ -37,7 +37,9 @@ fn status(facade: &SecureFhir, parts: &http::request::Parts, now: UnixTime) -> S
 fn a_cached_token_is_refused_exactly_when_the_uncached_validator_refuses_it() {
     let issuer = TestIssuer::new(ISSUER, AUDIENCE);
     let cached = SecureFhir::new(
-        issuer.validator().with_cache(64, 3_600),
+        issuer
+            .validator()
+            .with_cache(64, smart_auth::time::CacheTtl::MAX),
         DecisionPolicy::default(),
         "/fhir",
     );
@@ -83,7 +85,9 @@ fn revocation_is_asked_on_every_request_cached_or_not() {
     let revoked = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&revoked);
     let facade = SecureFhir::new(
-        issuer.validator().with_cache(64, 3_600),
+        issuer
+            .validator()
+            .with_cache(64, smart_auth::time::CacheTtl::MAX),
         DecisionPolicy::default(),
         "/fhir",
     )
@@ -106,7 +110,9 @@ fn revocation_is_asked_on_every_request_cached_or_not() {
 fn a_replaced_validator_does_not_inherit_the_cache() {
     let issuer = TestIssuer::new(ISSUER, AUDIENCE);
     let facade = SecureFhir::new(
-        issuer.validator().with_cache(64, 3_600),
+        issuer
+            .validator()
+            .with_cache(64, smart_auth::time::CacheTtl::MAX),
         DecisionPolicy::default(),
         "/fhir",
     );
@@ -119,7 +125,11 @@ fn a_replaced_validator_does_not_inherit_the_cache() {
     assert_eq!(status(&facade, &parts, at(NOW)), StatusCode::OK);
     // The issuer's key is withdrawn: only a new key is trusted from now on.
     let other = TestIssuer::with_key(ISSUER, AUDIENCE, TestKey::alternate(Algorithm::RS256));
-    facade.replace_validator(other.validator().with_cache(64, 3_600));
+    facade.replace_validator(
+        other
+            .validator()
+            .with_cache(64, smart_auth::time::CacheTtl::MAX),
+    );
     assert_eq!(
         status(&facade, &parts, at(NOW + 1)),
         StatusCode::UNAUTHORIZED

@@ -101,7 +101,7 @@ fn main() {
             AlgorithmSet::ASYMMETRIC
         })])
         .unwrap()
-        .with_cache(10_000, 3600);
+        .with_cache(10_000, smart_auth::time::CacheTtl::MAX);
         cached.validate_cached(&token, NOW).unwrap();
         let (mut best_ring, mut best_full, mut best_hit) =
             (Duration::MAX, Duration::MAX, Duration::MAX);

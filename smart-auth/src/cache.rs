@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::time::UnixTime;
+use crate::time::{CacheTtl, UnixTime};
 
 const SHARDS: usize = 16;
 
@@ -37,8 +37,8 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 
 impl<V: Clone> TokenCache<V> {
     /// A cache of at most `capacity` entries (rounded up to a multiple of 16), each kept at most
-    /// `max_ttl` seconds.
-    pub fn new(capacity: usize, max_ttl: i64) -> TokenCache<V> {
+    /// `max_ttl`.
+    pub fn new(capacity: usize, max_ttl: CacheTtl) -> TokenCache<V> {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         let shards = (0..SHARDS)
             .map(|_| {
@@ -50,7 +50,7 @@ impl<V: Clone> TokenCache<V> {
         TokenCache {
             shards,
             per_shard,
-            max_ttl: max_ttl.max(0),
+            max_ttl: max_ttl.as_secs(),
         }
     }
 
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn expiry_bounds_and_capacity() {
-        let c: TokenCache<u32> = TokenCache::new(32, 60);
+        let c: TokenCache<u32> = TokenCache::new(32, CacheTtl::from_secs(60).unwrap());
         let now = UnixTime::from_secs(1000);
         c.insert("a", 1, 1010, now);
         assert_eq!(c.get("a", now), Some(1));

@@ -13,7 +13,7 @@ use crate::jose::{b64, AlgorithmSet, CompactJws, HeaderRules};
 use crate::jwk::Jwk;
 use crate::mtls::ring_eq;
 use crate::replay::{replay_key, ReplayStore};
-use crate::time::{Leeway, UnixTime};
+use crate::time::{Leeway, ProofAge, UnixTime};
 use crate::validator::claims::{numeric_date, opt_str};
 use crate::validator::Validator;
 
@@ -52,7 +52,7 @@ pub struct DpopProof {
 #[derive(Debug, Clone)]
 pub struct DpopValidator {
     algorithms: AlgorithmSet,
-    max_age: i64,
+    max_age: ProofAge,
     leeway: Leeway,
 }
 
@@ -60,7 +60,7 @@ impl Default for DpopValidator {
     fn default() -> Self {
         DpopValidator {
             algorithms: AlgorithmSet::ASYMMETRIC,
-            max_age: 300,
+            max_age: ProofAge::MAX,
             leeway: Leeway::DPOP_PROOF,
         }
     }
@@ -78,9 +78,9 @@ impl DpopValidator {
         self
     }
 
-    /// How old (by `iat`) a proof may be, in seconds.
-    pub fn max_age(mut self, secs: i64) -> Self {
-        self.max_age = secs.max(0);
+    /// How old (by `iat`) a proof may be (default and most: 300 s; RFC 9449 §11.1).
+    pub fn max_age(mut self, max_age: ProofAge) -> Self {
+        self.max_age = max_age;
         self
     }
 
@@ -156,7 +156,9 @@ impl DpopValidator {
             .map_err(|_| bad("iat"))?
             .ok_or(bad("iat"))?;
         let n = now.as_secs();
-        if iat > n.saturating_add(self.leeway.as_secs()) || iat < n.saturating_sub(self.max_age) {
+        if iat > n.saturating_add(self.leeway.as_secs())
+            || iat < n.saturating_sub(self.max_age.as_secs())
+        {
             return Err(bad("iat"));
         }
         if let Some(expected) = request.nonce {
@@ -184,7 +186,7 @@ impl DpopValidator {
         // Last, so that invalid proofs never fill the store.
         let key = replay_key("dpop", &[&target, jti]);
         let until = UnixTime::from_secs(
-            iat.saturating_add(self.max_age)
+            iat.saturating_add(self.max_age.as_secs())
                 .saturating_add(self.leeway.as_secs()),
         );
         replay.check_and_record(&key, until.max(now.plus(1)), now)?;

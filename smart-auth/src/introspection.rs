@@ -27,7 +27,7 @@ use crate::cache::{token_hash, TokenCache};
 use crate::context::AccessContext;
 use crate::error::TokenError;
 use crate::scope::ScopePolicy;
-use crate::time::{Leeway, UnixTime};
+use crate::time::{CacheTtl, Leeway, NegativeTtl, UnixTime};
 use crate::validator::claims::{
     audiences, check_times, context_from_claims, opt_str, req_str, ClaimNames,
 };
@@ -191,16 +191,27 @@ impl Introspector {
     }
 }
 
-/// Caches introspection answers: positive ones until the token's `exp` (and at most
-/// `max_ttl`), negative ones for `negative_ttl` seconds only.
+/// Caches introspection answers: positive ones until the token's `exp` and at most a
+/// [`CacheTtl`] (an hour at most, smart.md §13's default 60 s), negative ones for a
+/// [`NegativeTtl`] (seconds: 10 s at most, smart.md §4). Each bound is its own type, checked
+/// where it is made, so the two cannot be swapped nor one be out of range:
+///
+/// ```compile_fail,E0308
+/// use smart_auth::introspection::IntrospectionCache;
+/// use smart_auth::time::{CacheTtl, NegativeTtl};
+/// let (positive, negative) = (CacheTtl::DEFAULT, NegativeTtl::from_secs(5).unwrap());
+/// let swapped = IntrospectionCache::new(10_000, negative, positive);
+/// ```
 ///
 /// ```
 /// use std::sync::Arc;
 /// use smart_auth::introspection::{IntrospectionCache, Introspector};
+/// use smart_auth::time::{CacheTtl, NegativeTtl};
 /// use smart_auth::{AccessContext, TokenError, UnixTime};
 ///
 /// let introspector = Introspector::new("https://as.example", "https://fhir.example/r4");
-/// let cache = IntrospectionCache::new(10_000, 300, 5);
+/// let (positive, negative) = (CacheTtl::from_secs(300)?, NegativeTtl::from_secs(5)?);
+/// let cache = IntrospectionCache::new(10_000, positive, negative);
 /// // The host's call to the introspection endpoint (a POST of `request_body(token, ..)`).
 /// let post = |_token: &str| br#"{"active":true,"scope":"patient/*.rs","client_id":"app",
 ///                                "exp":1700000300,"patient":"123",
@@ -217,7 +228,7 @@ impl Introspector {
 /// let now = UnixTime::from_secs(1_700_000_000);
 /// assert_eq!(context("opaque-1", now)?.launch().patient, Some("123"));
 /// assert!(cache.get("opaque-1", now.plus(10)).is_some()); // no second POST
-/// # Ok::<(), TokenError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// A context recorded from [`Introspector::parse_constrained_response`] keeps its `cnf`: a
@@ -227,17 +238,22 @@ impl Introspector {
 pub struct IntrospectionCache {
     positive: TokenCache<Arc<AccessContext>>,
     negative: TokenCache<TokenError>,
-    negative_ttl: i64,
+    negative_ttl: NegativeTtl,
 }
 
 impl IntrospectionCache {
     /// A cache of at most `capacity` positive and `capacity` negative answers, each rounded up
-    /// to a multiple of 16 (the caches are sharded 16 ways).
-    pub fn new(capacity: usize, max_ttl: i64, negative_ttl: i64) -> IntrospectionCache {
+    /// to a multiple of 16 (the caches are sharded 16 ways), keeping positive answers at most
+    /// `max_ttl` and negative ones `negative_ttl`.
+    pub fn new(
+        capacity: usize,
+        max_ttl: CacheTtl,
+        negative_ttl: NegativeTtl,
+    ) -> IntrospectionCache {
         IntrospectionCache {
             positive: TokenCache::new(capacity, max_ttl),
-            negative: TokenCache::new(capacity, negative_ttl),
-            negative_ttl: negative_ttl.max(0),
+            negative: TokenCache::new(capacity, negative_ttl.into()),
+            negative_ttl,
         }
     }
 
@@ -271,7 +287,7 @@ impl IntrospectionCache {
             Err(TokenError::Inactive) => self.negative.insert_by_hash(
                 key,
                 TokenError::Inactive,
-                now.as_secs().saturating_add(self.negative_ttl),
+                now.as_secs().saturating_add(self.negative_ttl.as_secs()),
                 now,
             ),
             Err(_) => {}

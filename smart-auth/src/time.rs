@@ -1,5 +1,7 @@
 //! Time as the host passes it in: the crate never reads a clock.
 
+use crate::validator::ConfigError;
+
 /// A point in time, in whole seconds since the Unix epoch (the JWT `NumericDate`).
 ///
 /// The host reads its clock and passes the value in; tests pin it.
@@ -53,55 +55,138 @@ impl From<chrono::DateTime<chrono::Utc>> for UnixTime {
     }
 }
 
-/// Clock leeway: how far the clocks of the authorization server, the client and this server
-/// may disagree when `exp`, `nbf` and `iat` are checked. Between 0 and [`Leeway::MAX`] (300 s,
-/// smart.md §3.3; RFC 7519 §4.1.4: "usually no more than a few minutes"). The only way to make
-/// one from a number, [`Leeway::from_secs`], checks that bound, so every validator taking a
-/// `Leeway` ([`IssuerConfig`](crate::IssuerConfig), the
-/// [`Introspector`](crate::introspection::Introspector), the
-/// [`ClientAssertionValidator`](crate::client_assertion::ClientAssertionValidator), the
-/// [`DpopValidator`](crate::dpop::DpopValidator), the
-/// [`IdTokenValidator`](crate::oidc::IdTokenValidator)) uses exactly the one it was given.
-///
-/// ```
-/// use smart_auth::time::Leeway;
-/// assert_eq!(Leeway::from_secs(10)?.as_secs(), 10);
-/// assert!(Leeway::from_secs(301).is_err());
-/// # Ok::<(), smart_auth::validator::ConfigError>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Leeway(i64);
+/// A duration in whole seconds that can only be made within `0..=MAX`: `from_secs` returns the
+/// named [`ConfigError`] outside it, so no validator or cache silently clamps what it is given.
+/// One type per use, so that two durations passed side by side cannot be swapped.
+macro_rules! bounded_secs {
+    ($(#[$doc:meta])* $name:ident, max = $max:literal, error = $err:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(i64);
+
+        impl $name {
+            #[doc = concat!("The largest value, ", stringify!($max), " s.")]
+            pub const MAX: $name = $name($max);
+
+            #[doc = concat!("`secs` seconds, or [`ConfigError::", stringify!($err), "`] outside 0..=",
+                            stringify!($max), ".")]
+            pub const fn from_secs(secs: i64) -> Result<$name, ConfigError> {
+                if secs >= 0 && secs <= $max {
+                    Ok($name(secs))
+                } else {
+                    Err(ConfigError::$err(secs))
+                }
+            }
+
+            /// The duration in seconds.
+            pub const fn as_secs(self) -> i64 {
+                self.0
+            }
+        }
+    };
+}
+
+bounded_secs! {
+    /// Clock leeway: how far the clocks of the authorization server, the client and this server
+    /// may disagree when `exp`, `nbf` and `iat` are checked. Between 0 and [`Leeway::MAX`] (300 s,
+    /// smart.md §3.3; RFC 7519 §4.1.4: "usually no more than a few minutes"). The only way to make
+    /// one from a number, [`Leeway::from_secs`], checks that bound, so every validator taking a
+    /// `Leeway` ([`IssuerConfig`](crate::IssuerConfig), the
+    /// [`Introspector`](crate::introspection::Introspector), the
+    /// [`ClientAssertionValidator`](crate::client_assertion::ClientAssertionValidator), the
+    /// [`DpopValidator`](crate::dpop::DpopValidator), the
+    /// [`IdTokenValidator`](crate::oidc::IdTokenValidator)) uses exactly the one it was given.
+    ///
+    /// ```
+    /// use smart_auth::time::Leeway;
+    /// assert_eq!(Leeway::from_secs(10)?.as_secs(), 10);
+    /// assert!(Leeway::from_secs(301).is_err());
+    /// # Ok::<(), smart_auth::validator::ConfigError>(())
+    /// ```
+    Leeway, max = 300, error = Leeway
+}
 
 impl Leeway {
     /// No leeway.
     pub const ZERO: Leeway = Leeway(0);
     /// 30 s: the default of every validator except DPoP proofs'.
     pub const DEFAULT: Leeway = Leeway(30);
-    /// 300 s, the largest leeway.
-    pub const MAX: Leeway = Leeway(300);
     /// 5 s: the default for a DPoP proof's `iat` in the future.
     pub(crate) const DPOP_PROOF: Leeway = Leeway(5);
-
-    /// A leeway of `secs` seconds, or [`ConfigError::Leeway`](crate::validator::ConfigError::Leeway)
-    /// outside 0..=300.
-    pub const fn from_secs(secs: i64) -> Result<Leeway, crate::validator::ConfigError> {
-        if secs >= 0 && secs <= Leeway::MAX.0 {
-            Ok(Leeway(secs))
-        } else {
-            Err(crate::validator::ConfigError::Leeway(secs))
-        }
-    }
-
-    /// The leeway in seconds.
-    pub const fn as_secs(self) -> i64 {
-        self.0
-    }
 }
 
 impl Default for Leeway {
     fn default() -> Leeway {
         Leeway::DEFAULT
     }
+}
+
+bounded_secs! {
+    /// How long a cache may serve an answer that let a token through: a positive
+    /// [`IntrospectionCache`](crate::introspection::IntrospectionCache) answer. Never past the
+    /// token's `exp` either. At most [`CacheTtl::MAX`], one hour: a token revoked at the
+    /// authorization server must stop working within the hour (smart.md §11, ONC g10 9.3), and a
+    /// cached answer is not asked again.
+    ///
+    /// ```
+    /// use smart_auth::time::CacheTtl;
+    /// assert_eq!(CacheTtl::from_secs(300)?.as_secs(), 300);
+    /// assert!(CacheTtl::from_secs(3601).is_err() && CacheTtl::from_secs(-1).is_err());
+    /// # Ok::<(), smart_auth::validator::ConfigError>(())
+    /// ```
+    CacheTtl, max = 3600, error = CacheTtl
+}
+
+impl CacheTtl {
+    /// 60 s, smart.md §13's default for the introspection cache.
+    pub const DEFAULT: CacheTtl = CacheTtl(60);
+}
+
+impl Default for CacheTtl {
+    fn default() -> CacheTtl {
+        CacheTtl::DEFAULT
+    }
+}
+
+/// A negative answer's few seconds are well within a cache's bound.
+impl From<NegativeTtl> for CacheTtl {
+    fn from(ttl: NegativeTtl) -> CacheTtl {
+        CacheTtl(ttl.0)
+    }
+}
+
+bounded_secs! {
+    /// How long an introspection answer `"active": false` is cached (0 for never): seconds only
+    /// (smart.md §4: "negative answers at most a few seconds"; RFC 7662 §4), at most
+    /// [`NegativeTtl::MAX`], 10 s. Enough to spare the authorization server a client retrying a
+    /// dead token; short enough that a token the server did not know yet is soon asked again.
+    ///
+    /// ```
+    /// use smart_auth::time::NegativeTtl;
+    /// assert_eq!(NegativeTtl::from_secs(5)?.as_secs(), 5);
+    /// assert!(NegativeTtl::from_secs(300).is_err());
+    /// # Ok::<(), smart_auth::validator::ConfigError>(())
+    /// ```
+    NegativeTtl, max = 10, error = NegativeTtl
+}
+
+impl NegativeTtl {
+    /// No negative caching: every request with an inactive token asks again.
+    pub const ZERO: NegativeTtl = NegativeTtl(0);
+}
+
+bounded_secs! {
+    /// How old (by its `iat`) a DPoP proof may be: RFC 9449 §11.1 has servers accept proofs
+    /// "only for a limited time", and the replay store keeps each `jti` that long. At most
+    /// [`ProofAge::MAX`], 300 s (the default), like a client assertion's 5 minutes (smart.md §11).
+    ///
+    /// ```
+    /// use smart_auth::time::ProofAge;
+    /// assert_eq!(ProofAge::from_secs(60)?.as_secs(), 60);
+    /// assert!(ProofAge::from_secs(3600).is_err());
+    /// # Ok::<(), smart_auth::validator::ConfigError>(())
+    /// ```
+    ProofAge, max = 300, error = ProofAge
 }
 
 /// A source of the current time, for hosts that prefer to hand the validator a clock.

@@ -1,6 +1,7 @@
 //! Trust configuration mistakes are refused when the validator is built (threats.md §10:
 //! startup refuses an incomplete security configuration), each naming the issuer it concerns;
-//! a clock leeway out of range is refused for every validator alike.
+//! a clock leeway, a cache lifetime or a DPoP proof age out of range is refused where it is made,
+//! never clamped.
 
 use serde_json::json;
 use smart_auth::client_assertion::{ClientAssertionValidator, RegisteredClient};
@@ -9,7 +10,7 @@ use smart_auth::jose::{Algorithm, AlgorithmSet};
 use smart_auth::jwks::JwkSet;
 use smart_auth::replay::InMemoryReplayStore;
 use smart_auth::testing::{TestIssuer, TestKey};
-use smart_auth::time::Leeway;
+use smart_auth::time::{CacheTtl, Leeway, NegativeTtl, ProofAge};
 use smart_auth::validator::ConfigError;
 use smart_auth::{IssuerConfig, UnixTime, Validator};
 
@@ -163,4 +164,62 @@ fn a_key_cache_policy_that_cannot_work_is_refused_and_never_panics() {
         cache.refresh_due(NOW.plus(60)).is_some(),
         "expired after 60 s"
     );
+}
+
+#[test]
+fn a_cache_lifetime_or_proof_age_out_of_range_is_refused_where_it_is_made() {
+    // Positive answers (introspection, validated tokens): at most the hour within which a
+    // revocation must take effect (smart.md §11). Negative introspection answers: seconds
+    // (smart.md §4). DPoP proofs: a limited window (RFC 9449 §11.1). Before, the caches and
+    // DpopValidator::max_age took bare i64s, turned negatives into 0 and had no upper bound.
+    for secs in [-1, 3601, i64::MIN, i64::MAX] {
+        assert_eq!(CacheTtl::from_secs(secs), Err(ConfigError::CacheTtl(secs)));
+    }
+    for secs in [-1, 11, 300, i64::MAX] {
+        assert_eq!(
+            NegativeTtl::from_secs(secs),
+            Err(ConfigError::NegativeTtl(secs))
+        );
+    }
+    for secs in [-1, 301, 3600, i64::MIN] {
+        assert_eq!(ProofAge::from_secs(secs), Err(ConfigError::ProofAge(secs)));
+    }
+    assert_eq!(CacheTtl::from_secs(3600), Ok(CacheTtl::MAX));
+    assert_eq!(NegativeTtl::from_secs(0), Ok(NegativeTtl::ZERO));
+    assert_eq!(NegativeTtl::MAX.as_secs(), 10);
+    assert_eq!(ProofAge::from_secs(300), Ok(ProofAge::MAX));
+    assert_eq!(CacheTtl::default().as_secs(), 60);
+    let err = NegativeTtl::from_secs(60).unwrap_err().to_string();
+    assert!(err.contains("60") && err.contains("10"), "{err}");
+}
+
+#[test]
+fn the_proof_age_given_is_the_proof_age_used() {
+    let client = TestKey::new(Algorithm::ES256);
+    let uri = "https://fhir.example.org/r4/Patient/123";
+    let proof_at =
+        |age: i64, jti: &str| client.dpop_proof("GET", uri, None, None, NOW.plus(-age), jti);
+    let check = |max_age: i64, proof: &str| {
+        let request = smart_auth::dpop::DpopRequest {
+            method: "GET",
+            uri,
+            access_token: None,
+            expected_jkt: None,
+            nonce: None,
+        };
+        smart_auth::dpop::DpopValidator::new()
+            .max_age(ProofAge::from_secs(max_age).unwrap())
+            .validate_proof(proof, &request, &InMemoryReplayStore::new(16), NOW)
+            .map(|p| p.issued_at)
+    };
+    for max_age in [0, 60, 300] {
+        let at_limit = proof_at(max_age, &format!("a-{max_age}"));
+        assert_eq!(check(max_age, &at_limit), Ok(NOW.as_secs() - max_age));
+        let older = proof_at(max_age + 1, &format!("b-{max_age}"));
+        assert_eq!(
+            check(max_age, &older),
+            Err(smart_auth::TokenError::InvalidDpopProof("iat")),
+            "{max_age}"
+        );
+    }
 }

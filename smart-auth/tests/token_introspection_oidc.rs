@@ -8,6 +8,7 @@ use smart_auth::jose::Algorithm;
 use smart_auth::jwks::KeyCache;
 use smart_auth::oidc::{half_hash, IdTokenExpectations, IdTokenValidator};
 use smart_auth::testing::{TestIssuer, TestKey};
+use smart_auth::time::{CacheTtl, NegativeTtl};
 use smart_auth::{TokenError, UnixTime};
 
 const ISS: &str = "https://as.example.org";
@@ -18,6 +19,14 @@ fn active() -> serde_json::Value {
     json!({"active": true, "scope": "patient/Observation.rs launch/patient", "client_id": "app",
            "exp": NOW.as_secs() + 600, "patient": "123", "encounter": "e1", "sub": "u1", "iss": ISS,
            "fhirUser": "Practitioner/9", "fhirContext": [{"reference": "Encounter/e1"}], "aud": AUD})
+}
+
+fn ttl(secs: i64) -> CacheTtl {
+    CacheTtl::from_secs(secs).unwrap()
+}
+
+fn negative(secs: i64) -> NegativeTtl {
+    NegativeTtl::from_secs(secs).unwrap()
 }
 
 fn parse(v: &serde_json::Value) -> Result<smart_auth::AccessContext, TokenError> {
@@ -122,7 +131,7 @@ fn a_broken_answer_is_the_authorization_servers_failure() {
         assert_failed(parse(&b), name);
     }
     // Never cached: the next request asks again.
-    let cache = IntrospectionCache::new(100, 60, 5);
+    let cache = IntrospectionCache::new(100, ttl(60), negative(5));
     let answer = i.parse_response(b"<html>502 Bad Gateway</html>", NOW);
     cache.record("tok", &answer.map(Arc::new), NOW);
     assert!(cache.get("tok", NOW).is_none());
@@ -220,7 +229,7 @@ fn sender_constrained_response_needs_its_proof() {
 
 #[test]
 fn cache_bounds() {
-    let cache = IntrospectionCache::new(100, 60, 5);
+    let cache = IntrospectionCache::new(100, ttl(60), negative(5));
     let ctx = Arc::new(parse(&active()).unwrap());
     cache.record("tok", &Ok(ctx.clone()), NOW);
     assert!(matches!(cache.get("tok", NOW.plus(59)), Some(Ok(_))));
@@ -239,10 +248,13 @@ fn cache_bounds() {
         cache.get("dead", NOW.plus(5)).is_none(),
         "negative answers are short-lived"
     );
+    let uncached = IntrospectionCache::new(100, ttl(60), NegativeTtl::ZERO);
+    uncached.record("dead", &Err(TokenError::Inactive), NOW);
+    assert!(uncached.get("dead", NOW).is_none(), "no negative caching");
 
     // Bounded in memory: a small cache never answers for more tokens than its capacity (a
     // multiple of its 16 shards).
-    let small = IntrospectionCache::new(32, 60, 5);
+    let small = IntrospectionCache::new(32, ttl(60), negative(5));
     let tokens: Vec<String> = (0..400).map(|i| format!("tok-{i}")).collect();
     for t in &tokens {
         small.record(t, &Ok(ctx.clone()), NOW);

@@ -306,7 +306,10 @@ fn certificate_bound_tokens() {
 #[test]
 fn cache_never_lets_a_bound_token_through_as_bearer() {
     let s = setup();
-    let v = s.issuer.validator().with_cache(100, 300);
+    let v = s
+        .issuer
+        .validator()
+        .with_cache(100, smart_auth::time::CacheTtl::from_secs(300).unwrap());
     for jti in ["c1", "c2"] {
         let r = s.dpop.validate_request(
             &v,

@@ -472,7 +472,9 @@ fn sender_constrained_tokens_need_their_proof() {
 #[test]
 fn cache_hits_and_never_past_exp() {
     let i = issuer();
-    let v = i.validator().with_cache(1000, 3600);
+    let v = i
+        .validator()
+        .with_cache(1000, smart_auth::time::CacheTtl::MAX);
     let t = i.token(NOW).sign();
     let a = v.validate_cached(&t, NOW).unwrap();
     let b = v.validate_cached(&t, NOW).unwrap();
@@ -497,7 +499,10 @@ fn cache_hits_and_never_past_exp() {
 #[test]
 fn concurrent_validation() {
     let i = issuer();
-    let v = std::sync::Arc::new(i.validator().with_cache(64, 3600));
+    let v = std::sync::Arc::new(
+        i.validator()
+            .with_cache(64, smart_auth::time::CacheTtl::MAX),
+    );
     let tokens: Vec<String> = (0..8).map(|_| i.token(NOW).sign()).collect();
     std::thread::scope(|s| {
         for t in &tokens {

@@ -15,12 +15,13 @@ use secure_fhir_server::store::Store;
 use secure_fhir_server::{banner, data, web};
 use smart_auth::decision::{DecisionPolicy, OperationRule};
 use smart_auth::jwks::JwkSet;
+use smart_auth::time::CacheTtl;
 use smart_auth::{IssuerConfig, Validator};
 
 /// Validated tokens kept by the token cache.
 const TOKEN_CACHE_ENTRIES: usize = 10_000;
-/// Longest a validated token is kept (seconds); never past its `exp`.
-const TOKEN_CACHE_TTL: i64 = 60;
+/// Longest a validated token is kept (60 s); never past its `exp`.
+const TOKEN_CACHE_TTL: CacheTtl = CacheTtl::DEFAULT;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -36,7 +36,7 @@ async fn the_key_cache_asks_for_the_set_again_after_a_rotation() {
     let keys = followed(&server);
     let validator = Validator::new([keys.issuer_config(FHIR)])
         .unwrap()
-        .with_cache(64, 60);
+        .with_cache(64, smart_auth::time::CacheTtl::DEFAULT);
     let t = UnixTime::from_secs(now());
     assert!(keys.refresh(&validator, t), "the first set is installed");
     assert!(
@@ -80,7 +80,7 @@ async fn the_gate_accepts_a_token_of_a_rotated_key_at_once() {
     let keys = followed(&server);
     let validator = Validator::new([keys.issuer_config(FHIR)])
         .unwrap()
-        .with_cache(64, 60);
+        .with_cache(64, smart_auth::time::CacheTtl::DEFAULT);
     let facade = SecureFhir::new(validator, DecisionPolicy::default(), "/fhir");
     let store = Arc::new(Store::open(None, FHIR).unwrap());
     let trail = Arc::new(AuditTrail::open(None, None, Default::default()).unwrap());

@@ -75,8 +75,8 @@ pub enum ScopeClaim {
     ScopeOrScp,
 }
 
-/// A configuration mistake found by [`Validator::new`] (or, for a leeway, by
-/// [`Leeway::from_secs`]). Each one that concerns an issuer names it (its identifier, the
+/// A configuration mistake found by [`Validator::new`] (or, for a duration out of its bounds,
+/// where it is made: [`Leeway::from_secs`] and the other `from_secs` of [`crate::time`]). Each one that concerns an issuer names it (its identifier, the
 /// `String`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -94,6 +94,18 @@ pub enum ConfigError {
     /// A leeway (the seconds given) outside 0..=300 s.
     #[error("leeway {0} s outside 0..=300 s")]
     Leeway(i64),
+    /// A cache lifetime for positive answers ([`CacheTtl`](crate::time::CacheTtl), the seconds
+    /// given) outside 0..=3600 s.
+    #[error("cache TTL {0} s outside 0..=3600 s")]
+    CacheTtl(i64),
+    /// A cache lifetime for negative introspection answers
+    /// ([`NegativeTtl`](crate::time::NegativeTtl), the seconds given) outside 0..=10 s.
+    #[error("negative cache TTL {0} s outside 0..=10 s")]
+    NegativeTtl(i64),
+    /// A DPoP proof age ([`ProofAge`](crate::time::ProofAge), the seconds given) outside
+    /// 0..=300 s.
+    #[error("DPoP proof age {0} s outside 0..=300 s")]
+    ProofAge(i64),
     /// The algorithm allow-list is empty.
     #[error("issuer {0} allows no algorithm")]
     NoAlgorithms(String),
@@ -385,8 +397,9 @@ impl Validator {
 
     /// Adds a validated-token cache of at most `capacity` entries, used by
     /// [`Validator::validate_cached`]. Entries never outlive the token's `exp` nor `max_ttl`
-    /// seconds.
-    pub fn with_cache(mut self, capacity: usize, max_ttl: i64) -> Validator {
+    /// (at most an hour, [`CacheTtl`](crate::time::CacheTtl): a cached token skips the signature
+    /// check, so a key the issuer withdrew keeps its tokens working that long).
+    pub fn with_cache(mut self, capacity: usize, max_ttl: crate::time::CacheTtl) -> Validator {
         self.cache = Some(TokenCache::new(capacity, max_ttl));
         self
     }
