@@ -175,14 +175,13 @@ fn narrowing_clauses(rtype: &str, n: &Narrowing) -> Vec<Clause> {
                 });
             }
             for constraint in alt.constraints() {
-                let pair = [(constraint.param().to_owned(), constraint.value().to_owned())];
-                match search::parse(rtype, &pair) {
-                    Ok(spec) if spec.includes.is_empty() && spec.revincludes.is_empty() => {
-                        group.extend(spec.clauses)
-                    }
-                    // A constraint this server cannot evaluate grants nothing (fail closed).
-                    _ => group.push(Clause::AnyOf(Vec::new())),
-                }
+                // Read as smart-auth's result check reads it, not as search syntax (a comma
+                // there is an OR): the store may never admit what the check then drops, or
+                // counts include it. One the store cannot express grants nothing (fail closed).
+                group.push(
+                    search::constraint_clause(rtype, constraint.param(), constraint.value())
+                        .unwrap_or(Clause::AnyOf(Vec::new())),
+                );
             }
             group
         })

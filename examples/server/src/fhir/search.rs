@@ -3,6 +3,7 @@
 //! Strict: an unknown parameter, modifier or prefix is an error rather than silently ignored
 //! (an ignored criterion widens the result; SMART digest §12.7).
 
+use crate::store::index;
 use crate::store::params::{self, Kind};
 use crate::store::query::{Clause, Match, Prefix};
 use crate::store::time::instant_range;
@@ -125,6 +126,51 @@ pub fn parse(rtype: &str, pairs: &[(String, String)]) -> Result<SearchSpec, Sear
         }
     }
     Ok(spec)
+}
+
+/// The clause a granular scope constraint `code=value` stands for in a search on `rtype`, read
+/// as smart-auth's result check reads it (`Permit::check_resource`): the value literally, one
+/// value (a comma is part of it, not an OR), a token `|` as "no system and the empty code". `None` for one the store cannot express at least as
+/// strictly (another parameter type, an absolute or malformed reference): the caller then
+/// grants nothing through it. The store may admit less than the check (a token `system|` needs
+/// a code here), never more, so counts never include what the check would drop.
+pub fn constraint_clause(rtype: &str, code: &str, value: &str) -> Option<Clause> {
+    let def = params::param(rtype, code)?;
+    let m = match def.kind {
+        Kind::Token => match value.split_once('|') {
+            Some((system, code)) => Match::Token {
+                system: Some(system.to_owned()),
+                code: (system.is_empty() || !code.is_empty()).then(|| code.to_owned()),
+            },
+            None => Match::Token {
+                system: None,
+                code: Some(value.to_owned()),
+            },
+        },
+        Kind::Reference => match value.split_once('/') {
+            Some((t, id)) if super::route::is_resource_type(t) && index::valid_id(id) => {
+                Match::Reference {
+                    rtype: Some(t.to_owned()),
+                    id: id.to_owned(),
+                }
+            }
+            None if index::valid_id(value) => Match::Reference {
+                rtype: None,
+                id: value.to_owned(),
+            },
+            _ => return None,
+        },
+        Kind::Text => Match::Text {
+            value: index::normalise_text(value),
+            exact: false,
+        },
+        _ => return None,
+    };
+    Some(Clause::Param {
+        code: def.code,
+        kind: def.kind,
+        values: vec![m],
+    })
 }
 
 fn split(value: &str) -> Result<Vec<&str>, SearchError> {

@@ -274,8 +274,10 @@ fn collect_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
 }
 
 /// Case-folded text for string search (FHIR: case- and accent-insensitive; we fold case).
+/// Not trimmed: smart-auth's check of a string scope constraint matches the text as it is,
+/// and the store's narrowing for one may not admit more (` Zed` does not start with `zed`).
 pub fn normalise_text(s: &str) -> String {
-    s.trim().to_lowercase()
+    s.to_lowercase()
 }
 
 #[cfg(test)]
