@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod audit_index;
 pub mod compartment;
+mod derivation;
 pub mod index;
 pub mod number;
 pub mod params;
@@ -136,15 +137,17 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Version> {
 
 impl Store {
     /// Opens (or creates) the store at `path`, or an in-memory one. `base` is the FHIR base URL
-    /// absolute references are resolved against.
+    /// absolute references are resolved against. A database whose index rows were derived by
+    /// other code or against another base is reindexed first (the `derivation` module).
     pub fn open(path: Option<&Path>, base: &str) -> Result<Store> {
-        let conn = match path {
+        let mut conn = match path {
             Some(p) => Connection::open(p)?,
             None => Connection::open_in_memory()?,
         };
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(audit::SCHEMA)?;
         let audit = audit::load_index(&conn, base)?;
+        derivation::ensure(&mut conn, base, &audit)?;
         Ok(Store {
             inner: Mutex::new(Inner { conn, audit }),
             base: base.to_owned(),
