@@ -86,3 +86,72 @@ fn a_string_constraint_matches_the_text_as_stored() {
     assert_eq!(r.entry_ids(), ["Patient/example"], "{}", r.text());
     assert_eq!(r.json()["total"], 1);
 }
+
+#[test]
+fn each_constraint_type_counts_exactly_what_it_grants() {
+    // Where the store's reading of a constraint and smart-auth's agree, the count is what the
+    // check lets through, and that is what the constraint names (not nothing).
+    let s = Server::start(&[]);
+    let category = "http://terminology.hl7.org/CodeSystem/observation-category";
+    let cases: &[(String, &str, usize)] = &[
+        (
+            "Observation.rs?category=vital-signs".into(),
+            "/Observation",
+            4,
+        ),
+        (
+            format!("Observation.rs?category={category}|laboratory"),
+            "/Observation",
+            1,
+        ),
+        (
+            format!("Observation.rs?category={category}|"),
+            "/Observation",
+            5,
+        ),
+        (
+            "Observation.rs?category=|vital-signs".into(),
+            "/Observation",
+            0,
+        ),
+        ("Observation.rs?status=final".into(), "/Observation", 5),
+        (
+            "Observation.rs?subject=Patient/pat-2".into(),
+            "/Observation",
+            3,
+        ),
+        ("Observation.rs?subject=pat-2".into(), "/Observation", 3),
+        ("Observation.rs?patient=example".into(), "/Observation", 2),
+        (
+            "Observation.rs?subject=Group/pat-2".into(),
+            "/Observation",
+            0,
+        ),
+        (
+            "Observation.rs?category=vital-signs&subject=Patient/pat-2".into(),
+            "/Observation",
+            2,
+        ),
+        ("Patient.rs?family=sha".into(), "/Patient", 1),
+        ("Patient.rs?name=PETER".into(), "/Patient", 1),
+        ("Patient.rs?family=peter".into(), "/Patient", 0),
+    ];
+    for (scope, search, expected) in cases {
+        let scope = format!("system/{scope}");
+        let t = s.token(&scope, None, None);
+        assert_counts_what_is_seen(&s, &t, &[search], &scope);
+        let seen = s.get(search, &t).entry_ids().len();
+        assert_eq!(seen, *expected, "{scope}");
+    }
+    // Parameter types smart-auth cannot enforce exactly (date, quantity, a modifier) are
+    // refused with the scope: nothing is granted, nothing counted.
+    for scope in [
+        "system/Observation.rs?date=2016",
+        "system/Observation.rs?value-quantity=185",
+        "system/Observation.rs?code:text=weight",
+    ] {
+        let t = s.token(scope, None, None);
+        let r = s.get("/Observation?_summary=count", &t);
+        assert_eq!(r.status, 403, "{scope}: {}", r.text());
+    }
+}
