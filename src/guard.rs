@@ -223,23 +223,61 @@ impl SecureFhir {
         body: &[u8],
         now: UnixTime,
     ) -> Result<Authorized, Rejected> {
-        let context = self.authorize_head(parts, now)?;
-        self.decide(parts, body, context)
+        let head = self.authorize_head(parts, now)?;
+        self.authorize_body(parts, body, head)
     }
 
-    /// What the head alone decides, before the body is read: the limits on the request line
-    /// and headers (a refusal names the caller when its credential is valid), then the
-    /// credential.
-    pub(crate) fn authorize_head(
+    /// The first half of [`authorize`](Self::authorize), before the body is read: the limits
+    /// on the request line and headers (a refusal names the caller when its credential is
+    /// valid), then the credential. Call it before reading the body, so that no one without a
+    /// valid token makes the server buffer one, then
+    /// [`authorize_body`](Self::authorize_body) with the body.
+    ///
+    /// ```
+    /// # use secure_fhir::SecureFhir;
+    /// # use smart_auth::{decision::DecisionPolicy, testing::TestIssuer, UnixTime};
+    /// # let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
+    /// # let facade = SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir");
+    /// # let now = UnixTime::from_secs(1_767_225_600);
+    /// // No token: refused before a byte of the (large) body is read.
+    /// let (parts, ()) = http::Request::post("/fhir/Observation")
+    ///     .header("content-length", "3000000").body(())?.into_parts();
+    /// assert_eq!(facade.authorize_head(&parts, now).unwrap_err().to_response().status(), 401);
+    ///
+    /// let token = issuer.token(now).scope("patient/Observation.c").patient("123").sign();
+    /// let (parts, ()) = http::Request::post("/fhir/Observation")
+    ///     .header("authorization", format!("Bearer {token}"))
+    ///     .header("content-type", "application/fhir+json").body(())?.into_parts();
+    /// let head = facade.authorize_head(&parts, now).expect("a valid token");
+    /// // ... read the body (up to `facade.limits().max_body_bytes`), then:
+    /// let body = br#"{"resourceType":"Observation","status":"final","code":{},"subject":{"reference":"Patient/123"}}"#;
+    /// let authorized = facade.authorize_body(&parts, body, head).expect("allowed");
+    /// # let _ = authorized;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authorize_head(
         &self,
         parts: &http::request::Parts,
         now: UnixTime,
-    ) -> Result<Arc<AccessContext>, Rejected> {
+    ) -> Result<Authenticated, Rejected> {
         self.limits
             .check_head(parts)
             .map_err(|r| self.refused(parts, r, now))?;
-        self.authenticate_shared(parts, now)
-            .map_err(|r| rejected(r, None, None))
+        let context = self
+            .authenticate_shared(parts, now)
+            .map_err(|r| rejected(r, None, None))?;
+        Ok(Authenticated { context })
+    }
+
+    /// The second half of [`authorize`](Self::authorize), once the body is read: the body
+    /// limits, the classification and the decision, for the caller `head` names.
+    pub fn authorize_body(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        head: Authenticated,
+    ) -> Result<Authorized, Rejected> {
+        self.decide(parts, body, head.context)
     }
 
     /// As [`authorize`](Self::authorize), for an access context the host obtained itself: an
@@ -361,6 +399,27 @@ impl SecureFhir {
         self.revocation
             .as_ref()
             .is_some_and(|r| r.is_revoked(context))
+    }
+}
+
+/// A request whose head passed [`SecureFhir::authorize_head`]: its line and headers are within
+/// the limits and its credential is valid. Only `authorize_head` makes one; hand it to
+/// [`SecureFhir::authorize_body`] with the body.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    context: Arc<AccessContext>,
+}
+
+impl Authenticated {
+    /// The caller's access context.
+    pub fn context(&self) -> &AccessContext {
+        &self.context
+    }
+
+    /// This request refused for what was found after its head (a body that could not be read,
+    /// or over the limit while it arrived), naming the caller for its audit record.
+    pub fn refused(&self, rejection: Rejection) -> Rejected {
+        rejected(rejection, Some(Arc::clone(&self.context)), None)
     }
 }
 

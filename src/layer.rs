@@ -103,7 +103,7 @@ where
             // before its body is read (no one without a valid token makes the server buffer
             // one; a declared length over the limit is a 413 at once).
             let now = (layer.clock)();
-            let context = match layer.facade.authorize_head(&parts, UnixTime::from(now)) {
+            let head = match layer.facade.authorize_head(&parts, UnixTime::from(now)) {
                 Ok(c) => c,
                 Err(rejected) => {
                     (layer.audit)(rejected.audit_record(now, &parts, &[], &info));
@@ -132,13 +132,13 @@ where
                     };
                     // Audited like every refusal, naming the caller.
                     let now = (layer.clock)();
-                    let rejected = crate::guard::rejected(rejection, Some(context), None);
+                    let rejected = head.refused(rejection);
                     (layer.audit)(rejected.audit_record(now, &parts, &[], &info));
                     return Ok(rejected.to_response().map(R::from));
                 }
             };
             let now = (layer.clock)();
-            let decided = layer.facade.decide(&parts, &bytes, context);
+            let decided = layer.facade.authorize_body(&parts, &bytes, head);
             let authorized: Authorized = match decided {
                 Ok(a) => a,
                 Err(rejected) => {

@@ -79,5 +79,5 @@ pub mod response;
 
 pub use authorized::Authorized;
 pub use dpop::InvalidBaseUrl;
-pub use guard::{Rejected, RevocationCheck, SecureFhir};
+pub use guard::{Authenticated, Rejected, RevocationCheck, SecureFhir};
 pub use rejection::Rejection;

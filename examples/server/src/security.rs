@@ -49,6 +49,9 @@ pub struct Gate {
     throttle: Option<RateLimiter>,
 }
 
+/// A request whose head [`Gate::authenticate`] passed (its caller, in secure mode).
+pub struct Head(Option<secure_fhir::Authenticated>);
+
 /// An authorized request on its way through the handler.
 pub struct Verdict {
     access: Box<dyn Access + Send>,
@@ -426,12 +429,65 @@ impl Gate {
         &self.limits
     }
 
-    /// Decides a request: a verdict for the handler, or the response to send (already audited).
+    /// Checks a request's head before its body is read: the limits on the line and headers,
+    /// then the credential. The [`Head`] goes to [`authorize`](Self::authorize) with the body;
+    /// `Err` is the response to send (already audited).
+    #[allow(clippy::result_large_err)] // the error is the response itself, sent at once
+    pub fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<Head, http::Response<Vec<u8>>> {
+        let facade = match &self.mode {
+            Mode::DangerousDisabled => return Ok(Head(None)),
+            Mode::Secure(f) => f,
+        };
+        let now = now_unix();
+        let mut head = facade.authorize_head(parts, now);
+        if let (Err(rejected), Some(keys)) = (&head, &self.keys) {
+            // A token signed with a key the cache lacks asks for a refresh: after a rotation
+            // the new key is installed and the token checked again, once.
+            if rejected.rejection().status() == http::StatusCode::UNAUTHORIZED
+                && keys.refresh(&facade.validator(), now)
+            {
+                head = facade.authorize_head(parts, now);
+            }
+        } else if let Some(keys) = &self.keys {
+            keys.refresh(&facade.validator(), now);
+        }
+        head.map(|h| Head(Some(h))).map_err(|rejected| {
+            if let Some(trail) = &self.trail {
+                trail.record(&rejected.audit_record(chrono::Utc::now(), parts, b"", &info(parts)));
+            }
+            rejected.to_response()
+        })
+    }
+
+    /// Refuses a request whose head passed for what was found while its body arrived (over
+    /// the limit, or unreadable), naming the caller in its record.
+    pub fn refuse_body(
+        &self,
+        parts: &http::request::Parts,
+        head: &Head,
+        rejection: Rejection,
+    ) -> http::Response<Vec<u8>> {
+        match (&head.0, &self.trail) {
+            (Some(authenticated), Some(trail)) => {
+                let refused = authenticated.refused(rejection);
+                trail.record(&refused.audit_record(chrono::Utc::now(), parts, b"", &info(parts)));
+                refused.to_response()
+            }
+            _ => rejection.to_response(),
+        }
+    }
+
+    /// Decides a request whose head passed [`authenticate`](Self::authenticate): a verdict for
+    /// the handler, or the response to send (already audited).
     #[allow(clippy::result_large_err)] // the error is the response itself, sent at once
     pub fn authorize(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
+        head: Head,
     ) -> Result<Verdict, http::Response<Vec<u8>>> {
         let info = info(parts);
         let facade = match &self.mode {
@@ -445,19 +501,17 @@ impl Gate {
             }
             Mode::Secure(f) => f,
         };
-        let now = now_unix();
-        let mut decided = facade.authorize(parts, body, now);
-        if let (Err(rejected), Some(keys)) = (&decided, &self.keys) {
-            // A token signed with a key the cache lacks asks for a refresh: after a rotation
-            // the new key is installed and the request decided again, once.
-            if rejected.rejection().status() == http::StatusCode::UNAUTHORIZED
-                && keys.refresh(&facade.validator(), now)
-            {
-                decided = facade.authorize(parts, body, now);
-            }
-        } else if let Some(keys) = &self.keys {
-            keys.refresh(&facade.validator(), now);
-        }
+        let Some(authenticated) = head.0 else {
+            // Only an open gate makes a head without a caller: fail closed.
+            return Err(Rejection::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                secure_fhir::response::IssueCode::Exception,
+                "unauthenticated_head",
+                "The request could not be authorized",
+            )
+            .to_response());
+        };
+        let decided = facade.authorize_body(parts, body, authenticated);
         match decided {
             Ok(authorized) => {
                 if let Err(wait) = self.admit(&authorized) {

@@ -17,7 +17,7 @@ use crate::fhir::outcome::{Done, Fail, Payload, Return};
 use crate::fhir::rest::{self, Env, Op};
 use crate::fhir::route::{self, Route, RouteError};
 use crate::fhir::{bundle, capability, search};
-use crate::security::{Gate, PatientsOf, Verdict};
+use crate::security::{Gate, Head, PatientsOf, Verdict};
 use crate::store::{Store, Tx};
 
 /// The FHIR server's shared state.
@@ -69,6 +69,19 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     if parts.method == Method::OPTIONS {
         return into_axum(preflight(&app, origin.as_deref(), public));
     }
+    // The credential before the body: no one without a valid token makes the server buffer
+    // one. Public routes need none.
+    let head = if public {
+        None
+    } else {
+        match app.gate.authenticate(&parts) {
+            Ok(head) => Some(head),
+            Err(mut r) => {
+                cors(&app, origin.as_deref(), public, r.headers_mut());
+                return into_axum(r);
+            }
+        }
+    };
     let limit = app.gate.limits().max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit).await;
     if bytes.is_ok()
@@ -85,7 +98,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         return into_axum(r);
     }
     let (mut response, audit) = match bytes {
-        Ok(bytes) => app.serve(&parts, &path, &bytes),
+        Ok(bytes) => app.serve(&parts, &path, &bytes, head),
         Err(_) => {
             let rejection = Rejection::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -93,7 +106,10 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
                 "body_too_large",
                 "The request body is too large",
             );
-            (app.gate.reject(&parts, rejection), None)
+            match &head {
+                Some(head) => (app.gate.refuse_body(&parts, head, rejection), None),
+                None => (app.gate.reject(&parts, rejection), None),
+            }
         }
     };
     // The audit record of what this response discloses or confirms is durable before the
@@ -330,6 +346,7 @@ impl App {
         parts: &http::request::Parts,
         path: &str,
         bytes: &[u8],
+        head: Option<Head>,
     ) -> (http::Response<Vec<u8>>, Option<Pending>) {
         let route = route::parse(path);
         match route {
@@ -369,7 +386,17 @@ impl App {
             }
             _ => {}
         }
-        let verdict = match self.gate.authorize(parts, bytes) {
+        // `handle` authenticated every request that is not public; the public ones were
+        // answered above, so a request here without a head is a route `is_public` and this
+        // match disagree on: checked now, before the body is decided.
+        let head = match head {
+            Some(h) => h,
+            None => match self.gate.authenticate(parts) {
+                Ok(h) => h,
+                Err(rejection) => return (rejection, None),
+            },
+        };
+        let verdict = match self.gate.authorize(parts, bytes, head) {
             Ok(v) => v,
             Err(rejection) => return (rejection, None),
         };

@@ -468,3 +468,38 @@ fn the_servers_own_operation_definition_is_public_and_no_one_may_write_it() {
     assert!(r.status >= 400, "{} {}", r.status, r.text());
     assert_eq!(s.request("GET", path, None, &[], None).json(), served);
 }
+
+/// Sends a request head announcing a body of `declared` bytes, then only the first few, and
+/// reads whatever the server answers within two seconds.
+fn head_with_a_body_that_never_arrives(s: &Server, token: Option<&str>, declared: usize) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        c,
+        "POST /fhir/Observation HTTP/1.1\r\nHost: {}\r\nContent-Type: application/fhir+json\r\n{auth}Content-Length: {declared}\r\n\r\n{{\"resourceType\"",
+        s.addr
+    )
+    .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = c.read(&mut answer).unwrap_or(0);
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+#[test]
+fn a_request_without_a_valid_token_is_refused_before_its_body_is_read() {
+    let s = Server::start(&[]);
+    // No token, or a bad one: the 401 comes at once, while the body has not arrived.
+    for token in [None, Some("not-a-token")] {
+        let answer = head_with_a_body_that_never_arrives(&s, token, 1_000_000);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{token:?}: {answer:?}");
+    }
+    // A valid token's request waits for its body (nothing is answered yet).
+    let t = s.patient_token("patient/Observation.c");
+    let answer = head_with_a_body_that_never_arrives(&s, Some(&t), 1_000_000);
+    assert_eq!(answer, "", "answered before the body arrived");
+}
