@@ -116,6 +116,23 @@ impl SearchParamDef {
     }
 }
 
+/// The elements of a HumanName or an Address that a string parameter on one matches (R4:
+/// `name` and `address` match "any of the string fields" of it). Its codes (`use`, `type`),
+/// `period` and element ids are not its text.
+pub const STRING_PARTS: &[&str] = &[
+    "text",
+    "family",
+    "given",
+    "prefix",
+    "suffix",
+    "line",
+    "city",
+    "district",
+    "state",
+    "postalCode",
+    "country",
+];
+
 /// Every search parameter of `resource_type`, including the ones all resources share
 /// (`_id`, `_lastUpdated`, `_tag`, `_profile`, `_security`, `_source`, `_query`, `_content`,
 /// `_list`, `_has`, and `_text` for DomainResources), sorted by code.

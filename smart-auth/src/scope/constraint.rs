@@ -6,7 +6,7 @@
 //! (`where()`, `resolve()`, extensions, composite or date parameters) is refused when the scope
 //! is parsed, so a constrained scope never silently becomes an unconstrained one.
 
-use fhir_types::search::{search_param, SearchParamDef, SearchParamType};
+use fhir_types::search::{search_param, SearchParamDef, SearchParamType, STRING_PARTS};
 use fhir_types::ResourceType;
 use serde_json::Value;
 
@@ -187,28 +187,25 @@ fn local<'a>(reference: &'a str, base: Option<&str>) -> Option<&'a str> {
     reference.strip_prefix(base?)?.strip_prefix('/')
 }
 
-/// String semantics: case-insensitive "starts with" on any string part of the element.
+/// String semantics: case-insensitive "starts with" on the string, or on any text part of a
+/// HumanName or Address ([`STRING_PARTS`]: `name=official` must not grant every patient with
+/// an official name).
 fn string_matches(node: &Value, value: &str) -> bool {
     let needle = value.to_lowercase();
-    let mut hit = false;
-    visit_strings(node, 0, &mut |s| {
-        hit = hit || s.to_lowercase().starts_with(&needle)
-    });
-    hit
-}
-
-fn visit_strings(node: &Value, depth: usize, f: &mut dyn FnMut(&str)) {
-    if depth > 4 {
-        return;
-    }
+    let starts = |s: &str| s.to_lowercase().starts_with(&needle);
     match node {
-        Value::String(s) => f(s),
-        Value::Array(items) => items.iter().for_each(|v| visit_strings(v, depth + 1, f)),
-        Value::Object(map) => map
-            .iter()
-            .filter(|(k, _)| !k.starts_with('_') && *k != "extension" && *k != "period")
-            .for_each(|(_, v)| visit_strings(v, depth + 1, f)),
-        _ => {}
+        Value::String(s) => starts(s),
+        Value::Object(map) => {
+            STRING_PARTS
+                .iter()
+                .filter_map(|part| map.get(*part))
+                .any(|v| match v {
+                    Value::String(s) => starts(s),
+                    Value::Array(items) => items.iter().filter_map(Value::as_str).any(starts),
+                    _ => false,
+                })
+        }
+        _ => false,
     }
 }
 
@@ -274,6 +271,23 @@ mod tests {
             &p,
             None
         ));
+    }
+
+    #[test]
+    fn a_name_or_address_matches_by_its_text_parts_only() {
+        let p = json!({"resourceType":"Patient",
+            "name":[{"id":"n1","use":"official","family":"Chalmers","given":["Peter","James"]}],
+            "address":[{"use":"home","type":"both","line":["534 Erewhon St"],"city":"Pleasantville"}]});
+        let ty = ResourceType::Patient;
+        assert!(matches(ty, &c("name", "jam"), &p, None));
+        assert!(matches(ty, &c("name", "chal"), &p, None));
+        assert!(matches(ty, &c("address", "534"), &p, None));
+        assert!(matches(ty, &c("address", "pleas"), &p, None));
+        // Codes and ids are not the name's or address's text.
+        assert!(!matches(ty, &c("name", "official"), &p, None));
+        assert!(!matches(ty, &c("name", "n1"), &p, None));
+        assert!(!matches(ty, &c("address", "home"), &p, None));
+        assert!(!matches(ty, &c("address", "both"), &p, None));
     }
 
     #[test]

@@ -184,7 +184,7 @@ fn index_value(
             Value::String(s) => out.push(row("", &normalise_text(s), None, None)),
             // HumanName and Address: string search matches any of their parts.
             Value::Object(map) => {
-                for part in TEXT_PARTS {
+                for part in fhir_types::search::STRING_PARTS {
                     let mut values = Vec::new();
                     if let Some(p) = map.get(*part) {
                         collect_strings(p, &mut values);
@@ -249,21 +249,6 @@ fn number_text(v: &Value) -> Option<String> {
     };
     decimal_range(&text).map(|_| text)
 }
-
-/// The parts of a HumanName or Address a string parameter on it matches.
-const TEXT_PARTS: &[&str] = &[
-    "text",
-    "family",
-    "given",
-    "prefix",
-    "suffix",
-    "line",
-    "city",
-    "district",
-    "state",
-    "postalCode",
-    "country",
-];
 
 fn collect_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     match v {
