@@ -430,3 +430,33 @@ fn non_canonical_encodings() {
         Err(TokenError::InvalidJson)
     );
 }
+
+#[test]
+fn identifying_claims_may_not_be_empty_and_ids_may_not_be_dot_segments() {
+    let i = issuer();
+    let v = i.validator();
+    // An empty `sub`, `client_id` or `jti` would make every such token one caller, one client
+    // or one token id to a host that keys on them (rate limits, revocation by `jti`).
+    for name in ["sub", "client_id", "jti"] {
+        assert_eq!(
+            check(&v, &i.token(NOW).claim(name, "").sign()).err(),
+            Some(TokenError::InvalidClaim(name)),
+            "{name}"
+        );
+    }
+    // `.` and `..` match the FHIR id pattern, but as a URL's segment they name no resource: a
+    // host building `Patient/{patient}` would walk up its own paths.
+    for id in [".", ".."] {
+        assert_eq!(
+            check(&v, &i.token(NOW).patient(id).sign()).err(),
+            Some(TokenError::InvalidClaim("patient")),
+            "{id}"
+        );
+        assert_eq!(
+            check(&v, &i.token(NOW).fhir_user(&format!("Patient/{id}")).sign()).err(),
+            Some(TokenError::InvalidClaim("fhirUser")),
+            "{id}"
+        );
+    }
+    assert!(check(&v, &i.token(NOW).patient("a.b").sign()).is_ok());
+}

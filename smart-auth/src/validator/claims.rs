@@ -171,6 +171,19 @@ pub fn opt_str<'a, O: ClaimsObject>(
     }
 }
 
+/// An optional string claim that identifies something (`sub`, `client_id`, `jti`): when
+/// present it may not be empty, or every token carrying `""` would be one caller, one client
+/// or one token to a host keying on it.
+pub fn opt_id_str<'a, O: ClaimsObject>(
+    claims: &'a O,
+    name: &'static str,
+) -> Result<Option<&'a str>, TokenError> {
+    match opt_str(claims, name)? {
+        Some("") => Err(TokenError::InvalidClaim(name)),
+        other => Ok(other),
+    }
+}
+
 /// A required string claim.
 pub fn req_str<'a, O: ClaimsObject>(
     claims: &'a O,
@@ -245,10 +258,13 @@ pub fn check_times<O: ClaimsObject>(
     Ok((exp, iat))
 }
 
-/// Whether `s` is a FHIR R4 `id`: `[A-Za-z0-9\-\.]{1,64}`.
+/// Whether `s` is a FHIR R4 `id`: `[A-Za-z0-9\-\.]{1,64}`, but not `.` or `..`, which the
+/// pattern allows and which name no resource as a URL's segment (`Patient/..`).
 pub fn is_fhir_id(s: &str) -> bool {
     // Folded without an early exit, so it vectorises.
     (1..=64).contains(&s.len())
+        && s != "."
+        && s != ".."
         && s.bytes().fold(true, |ok, b| {
             ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'.'))
         })
@@ -447,18 +463,18 @@ fn context_against<O: ClaimsObject>(
         Some(_) => return Err(TokenError::InvalidClaim(names.fhir_user)),
         None => None,
     };
-    let client_id = match opt_str(claims, "client_id")? {
+    let client_id = match opt_id_str(claims, "client_id")? {
         Some(c) => Some(c),
-        None => opt_str(claims, "azp")?,
+        None => opt_id_str(claims, "azp")?,
     };
     let strings = ContextClaims {
         issuer,
-        subject: opt_str(claims, "sub")?,
+        subject: opt_id_str(claims, "sub")?,
         client_id,
         fhir_user,
         patient,
         encounter,
-        token_id: opt_str(claims, "jti")?,
+        token_id: opt_id_str(claims, "jti")?,
     };
     let confirmation = confirmation(claims)?;
     Ok(AccessContext::new(
