@@ -83,6 +83,7 @@ pub(super) fn ensure(conn: &mut Connection, base: &str, audit: &AuditIndex) -> R
             conn: &tx,
             audit,
             base,
+            patients: None,
         };
         for (rtype, id, body) in &batch {
             // A body this server cannot read any more is in no index (found by nothing).

@@ -14,6 +14,7 @@ pub mod params;
 pub mod query;
 pub mod time;
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -177,6 +178,8 @@ impl Store {
             conn: &tx,
             audit: &inner.audit,
             base: &self.base,
+            // Writes change memberships: nothing is remembered.
+            patients: None,
         })?;
         tx.commit().map_err(StoreError::from)?;
         Ok(out)
@@ -189,6 +192,7 @@ impl Store {
             conn: &inner.conn,
             audit: &inner.audit,
             base: &self.base,
+            patients: Some(RefCell::default()),
         })
     }
 }
@@ -212,7 +216,14 @@ pub struct Tx<'a> {
     conn: &'a Connection,
     audit: &'a audit_index::AuditIndex,
     base: &'a str,
+    /// In a read-only access (where no membership changes): the Patient compartments of the
+    /// resource [`Tx::in_compartment`] last looked up, `(rtype, id, patients)`, so that the
+    /// audit record's lookup ([`Tx::patients_of`]) reuses the read's compartment check.
+    patients: Option<RefCell<Option<Memberships>>>,
 }
+
+/// The Patient compartments holding one resource: `(rtype, id, patient ids)`.
+type Memberships = (String, String, Vec<String>);
 
 /// Which versions a history request covers.
 #[derive(Debug, Clone, Copy)]
@@ -364,6 +375,9 @@ impl Tx<'_> {
     }
 
     fn reindex(&self, rtype: &str, id: &str, body: Option<&Value>) -> Result<()> {
+        if let Some(memo) = &self.patients {
+            memo.take();
+        }
         self.conn
             .prepare_cached("DELETE FROM search_index WHERE rtype = ?1 AND id = ?2")?
             .execute(params![rtype, id])?;
@@ -598,6 +612,14 @@ impl Tx<'_> {
     /// Whether the current version of `rtype/id` is in the compartment `ctype/cid` (`None` if
     /// the store failed to tell).
     pub fn in_compartment(&self, rtype: &str, id: &str, ctype: &str, cid: &str) -> Option<bool> {
+        if ctype == "Patient" {
+            let patients = self.compartment_patients(rtype, id).ok()?;
+            let found = patients.iter().any(|p| p == cid);
+            if let Some(memo) = &self.patients {
+                *memo.borrow_mut() = Some((rtype.to_owned(), id.to_owned(), patients));
+            }
+            return Some(found);
+        }
         self.conn
             .prepare_cached(
                 "SELECT 1 FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = ?3 AND cid = ?4",
@@ -606,34 +628,53 @@ impl Tx<'_> {
             .ok()
     }
 
+    /// The patients whose compartments hold the current version of `rtype/id` (sorted, without
+    /// duplicates): what [`Tx::in_compartment`] last looked up, if it was this resource (taken,
+    /// not copied: the audit record's lookup comes once, after the checks).
+    fn compartment_patients(&self, rtype: &str, id: &str) -> Result<Vec<String>> {
+        if let Some(memo) = &self.patients {
+            let mut memo = memo.borrow_mut();
+            if matches!(&*memo, Some((t, i, _)) if t == rtype && i == id) {
+                return Ok(memo.take().map(|(_, _, p)| p).unwrap_or_default());
+            }
+        }
+        let mut patients: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT cid FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = 'Patient'",
+            )?
+            .query_map(params![rtype, id], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        patients.sort();
+        patients.dedup();
+        Ok(patients)
+    }
+
     /// The patients (logical ids) whose compartments hold each of the given resources, in
     /// their order.
     pub fn patients_of(&self, resources: &[(String, String)]) -> Result<Vec<Vec<String>>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT cid FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = 'Patient'",
-        )?;
         let mut out = Vec::with_capacity(resources.len());
         for (t, id) in resources {
-            let mut patients: Vec<String> = if t == AUDIT_EVENT {
-                self.audit_references(id, "patient")?
+            let patients: Vec<String> = if t == AUDIT_EVENT {
+                let mut p: Vec<String> = self
+                    .audit_references(id, "patient")?
                     .into_iter()
                     .map(|(_, p)| p)
-                    .collect()
+                    .collect();
+                p.sort();
+                p.dedup();
+                p
             } else if let Some((ct, cid)) = self.binary_context(t, id)? {
                 // A Binary's disclosure is its security context's: the patient of the
                 // document it holds (in no compartment itself).
                 if ct == "Patient" {
                     vec![cid]
                 } else {
-                    stmt.query_map(params![ct, cid], |r| r.get::<_, String>(0))?
-                        .collect::<rusqlite::Result<_>>()?
+                    self.compartment_patients(&ct, &cid)?
                 }
             } else {
-                stmt.query_map(params![t, id], |r| r.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<_>>()?
+                self.compartment_patients(t, id)?
             };
-            patients.sort();
-            patients.dedup();
             out.push(patients);
         }
         Ok(out)

@@ -562,3 +562,60 @@ fn uri_search_compares_exact_text_and_prefixes_case_sensitively() {
     assert!(q("url:above=http://acme.org/fhir/ValueSet/a/x").is_err());
     assert!(q("url:missing=true").is_err());
 }
+
+#[test]
+fn a_read_looks_up_a_resources_patients_once_for_its_check_and_its_audit() {
+    use rusqlite::StatementStatus;
+    let store = store_with_data();
+    let runs = |tx: &Tx<'_>| -> i32 {
+        [
+            "SELECT 1 FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = ?3 AND cid = ?4",
+            "SELECT cid FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = 'Patient'",
+        ]
+        .iter()
+        .map(|sql| {
+            let st = tx.conn.prepare_cached(sql).unwrap();
+            st.get_status(StatementStatus::Run)
+        })
+        .sum()
+    };
+    let o1 = [("Observation".to_owned(), "o1".to_owned())];
+    store.read(|tx| {
+        let before = runs(tx);
+        assert_eq!(
+            tx.in_compartment("Observation", "o1", "Patient", "p1"),
+            Some(true)
+        );
+        assert_eq!(tx.patients_of(&o1).unwrap(), vec![vec!["p1".to_owned()]]);
+        assert_eq!(
+            runs(tx) - before,
+            1,
+            "one lookup serves the check and the audit"
+        );
+        // Another resource is looked up anew.
+        assert_eq!(
+            tx.in_compartment("Observation", "o2", "Patient", "p1"),
+            Some(false)
+        );
+        assert_eq!(runs(tx) - before, 2);
+    });
+    // A write changes the memberships: what a read looks up next is the new state.
+    store
+        .transaction(|tx| {
+            tx.put(
+                "Observation",
+                "o1",
+                json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                       "subject": {"reference": "Patient/p2"}}),
+                now(),
+            )
+        })
+        .unwrap();
+    store.read(|tx| {
+        assert_eq!(
+            tx.in_compartment("Observation", "o1", "Patient", "p1"),
+            Some(false)
+        );
+        assert_eq!(tx.patients_of(&o1).unwrap(), vec![vec!["p2".to_owned()]]);
+    });
+}
