@@ -71,20 +71,22 @@ fn recorded_range(ms: i64) -> (i64, i64) {
 /// `entity.what`, and those of them that are Patients), resolved like the generic index
 /// resolves them; sorted, without duplicates.
 pub(super) fn references(event: &EventReferences, base: &str) -> Vec<Ref> {
-    let mut out = Vec::new();
-    let mut add = |code: &'static str, r: &str| {
+    // Each distinct (code, reference) is resolved once: a read's event names its patient as
+    // the resource and again as the patient.
+    let agents = event.agents.iter().map(|a| ("agent", a.as_str()));
+    let mut told: Vec<(&'static str, &str)> = agents
+        .chain(event.entities.iter().map(|e| ("entity", e.as_str())))
+        .collect();
+    told.sort_unstable();
+    told.dedup();
+    let mut out = Vec::with_capacity(2 * told.len());
+    for (code, r) in told {
         if let Some((rtype, id)) = resolve_reference(r, base) {
             if rtype == "Patient" {
                 out.push(("patient", rtype.clone(), id.clone()));
             }
             out.push((code, rtype, id));
         }
-    };
-    for a in &event.agents {
-        add("agent", a);
-    }
-    for e in &event.entities {
-        add("entity", e);
     }
     out.sort();
     out.dedup();

@@ -55,21 +55,29 @@ impl NumberValue {
 /// Relative (`Patient/1`, `Patient/1/_history/2`) and absolute references to `base` resolve;
 /// contained (`#x`), logical, and other servers' references do not.
 pub fn resolve_reference(reference: &str, base: &str) -> Option<(String, String)> {
+    // Byte checks throughout: these strings are short, and a substring search or a `split`
+    // iterator cost more than the rest (they run for every reference indexed or audited).
     let rel = match reference.strip_prefix(base) {
         Some(rest) => rest.strip_prefix('/')?,
-        None if reference.contains("://") || reference.starts_with("urn:") => return None,
+        None if reference.as_bytes().windows(3).any(|w| w == b"://")
+            || reference.starts_with("urn:") =>
+        {
+            return None
+        }
         None => reference,
     };
-    let mut parts = rel.split('/');
-    let rtype = parts.next()?;
-    let id = parts.next()?;
-    match (parts.next(), parts.next(), parts.next()) {
-        (None, _, _) | (Some("_history"), Some(_), None) => {}
-        _ => return None,
-    }
+    let (rtype, rest) = rel.split_once('/')?;
+    // `Type/id` or `Type/id/_history/version`, nothing more.
+    let id = match rest.split_once('/') {
+        None => rest,
+        Some((id, history)) => match history.strip_prefix("_history/") {
+            Some(version) if !version.contains('/') => id,
+            _ => return None,
+        },
+    };
     let type_ok = rtype.len() <= 64
         && rtype.starts_with(|c: char| c.is_ascii_uppercase())
-        && rtype.chars().all(|c| c.is_ascii_alphanumeric());
+        && rtype.bytes().all(|b| b.is_ascii_alphanumeric());
     (type_ok && valid_id(id)).then(|| (rtype.to_owned(), id.to_owned()))
 }
 
@@ -291,6 +299,29 @@ mod tests {
         assert_eq!(resolve_reference("Patient/1/extra", BASE), None);
         assert_eq!(resolve_reference("patient/1", BASE), None);
         assert_eq!(resolve_reference("urn:uuid:abc", BASE), None);
+        // The edges of the `Type/id[/_history/version]` shape, and what no id holds.
+        for (reference, resolved) in [
+            ("Patient/1/_history/", true),
+            ("Patient/1/_history/a:b", true),
+            ("Patient/1/_history", false),
+            ("Patient/1/_history/2/x", false),
+            ("Patient/1/history/2", false),
+            ("Patient/1/", false),
+            ("Patient//1", false),
+            ("Patient/", false),
+            ("Patient", false),
+            ("Patient/a:b", false),
+            ("Patient/a%2Fb", false),
+            ("Pat-ient/1", false),
+            ("Patiënt/1", false),
+            ("x://y/Patient/1", false),
+            ("Patient/x://y", false),
+            ("http://localhost:8080/fhirPatient/1", false),
+            ("http://localhost:8080/fhir/Patient/1/_history/2", true),
+        ] {
+            let expected = resolved.then(|| ("Patient".to_owned(), "1".to_owned()));
+            assert_eq!(resolve_reference(reference, BASE), expected, "{reference}");
+        }
     }
 
     #[test]
