@@ -403,12 +403,14 @@ fn write_view(store: &Store, config: &RenderConfig, records: Vec<(AuditRecord, V
         return true;
     }
     let mut ok = true;
-    // Prepared outside the store's lock; written in chunks so that requests never wait long
-    // for the lock.
-    for chunk in records.chunks(TRANSACTION) {
-        let prepared: Vec<PreparedRecord> = chunk
-            .iter()
-            .map(|(r, bytes)| PreparedRecord::new(r, bytes, config, store.base()))
+    // Prepared outside the store's lock (each record's bytes moved, not copied); written in
+    // chunks so that requests never wait long for the lock.
+    let mut records = records.into_iter().peekable();
+    while records.peek().is_some() {
+        let prepared: Vec<PreparedRecord> = records
+            .by_ref()
+            .take(TRANSACTION)
+            .map(|(r, bytes)| PreparedRecord::new(&r, bytes, config, store.base()))
             .collect();
         let r = store.insert_audit(&prepared);
         if let Err(e) = &r {

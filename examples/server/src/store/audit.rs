@@ -45,10 +45,10 @@ pub struct PreparedRecord {
 }
 
 impl PreparedRecord {
-    /// Prepares `record`, whose log form is `bytes`.
-    pub fn new(record: &AuditRecord, bytes: &[u8], config: &RenderConfig, base: &str) -> Self {
+    /// Prepares `record`, whose log form is `bytes` (kept, not copied).
+    pub fn new(record: &AuditRecord, bytes: Vec<u8>, config: &RenderConfig, base: &str) -> Self {
         PreparedRecord {
-            bytes: bytes.to_vec(),
+            bytes,
             entry: Entry::new(record, config, base),
         }
     }
@@ -275,7 +275,7 @@ mod tests {
         let config = crate::audit_trail::render_config(BASE);
         let prepared: Vec<PreparedRecord> = records
             .iter()
-            .map(|r| PreparedRecord::new(r, &r.to_log_bytes().unwrap(), &config, BASE))
+            .map(|r| PreparedRecord::new(r, r.to_log_bytes().unwrap(), &config, BASE))
             .collect();
         store.insert_audit(&prepared).unwrap();
     }
