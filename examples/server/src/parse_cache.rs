@@ -3,7 +3,7 @@
 //! returned again and again. Keyed by the exact JSON bytes (a hash finds the entry, the bytes
 //! confirm it), so a hit is the parse of those very bytes, whatever their origin.
 //!
-//! The hash only finds the entry, so it is a cheap one over 8-byte words (see [`key`]): SipHash
+//! The hash only finds the entry, so it is a cheap one over 8-byte words (see `key`): SipHash
 //! over every body returned was most of a read's cost in this cache. Bodies crafted to collide
 //! can at worst evict each other's entries (each then parsed anew, as without a cache).
 //!
