@@ -268,6 +268,17 @@ fn strict_paths() {
         ),
         ("GET", "/fhir/Observation?a.b.c.d.e=1", InvalidQuery),
         ("GET", "/fhir/Observation?code:=1", InvalidQuery),
+        // R4 sorts by search parameter names only: a chain would order results by data behind
+        // references the decision never checked.
+        ("GET", "/fhir/Observation?_sort=subject.name", InvalidQuery),
+        (
+            "GET",
+            "/fhir/Observation?_sort=-subject:Patient.name",
+            InvalidQuery,
+        ),
+        ("GET", "/fhir/Observation?_sort=date,", InvalidQuery),
+        ("GET", "/fhir/Observation?_sort=--date", InvalidQuery),
+        ("GET", "/fhir/Observation?_sort=", InvalidQuery),
     ];
     for (method, uri, err) in rows {
         assert_eq!(classify(method, uri), Err(*err), "{method} {uri}");
@@ -288,6 +299,11 @@ fn query_parsing() {
     assert_eq!(q.summary, Some(Summary::Count));
     assert_eq!(q.elements, ["id", "code"]);
     assert_eq!(q.controls, [("_sort".to_owned(), "-date".to_owned())]);
+    let sorted = classify(
+        "GET",
+        "/fhir/Observation?_sort=status,-date,_lastUpdated,value-quantity",
+    );
+    assert!(sorted.is_ok(), "{sorted:?}");
     let chained = &q.params[0];
     assert!(chained.is_chained());
     assert_eq!(chained.to_string(), "subject:Patient.name:exact");

@@ -172,6 +172,7 @@ impl Query {
                     self.types.push(t.parse().map_err(|_| bad())?);
                 }
             }
+            "_sort" if !is_sort_list(value) => return Err(bad()),
             "_sort" | "_total" | "_since" | "_at" | "_offset" | "_format" | "_pretty" => {
                 self.controls.push((name.to_owned(), value.to_owned()))
             }
@@ -183,6 +184,20 @@ impl Query {
         }
         Ok(())
     }
+}
+
+/// Whether `value` is an R4 `_sort` list: search parameter names, each optionally after one
+/// `-`. No chains or modifiers: a sort by `subject.name` would order the results by data
+/// behind references the decision never checked.
+fn is_sort_list(value: &str) -> bool {
+    value.split(',').all(|rule| {
+        let name = rule.strip_prefix('-').unwrap_or(rule);
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && !name.starts_with('-')
+    })
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), RequestError> {
