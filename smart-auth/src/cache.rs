@@ -36,8 +36,10 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 }
 
 impl<V: Clone> TokenCache<V> {
-    /// A cache of at most `capacity` entries (rounded up to a multiple of 16), each kept at most
-    /// `max_ttl`.
+    /// A cache of at most `capacity` entries, each kept at most `max_ttl`. The capacity is
+    /// rounded up to a multiple of 16: the cache is split into 16 locked shards of equal size,
+    /// each holding at least one entry, so a `capacity` of 0 still keeps up to 16 (a `max_ttl`
+    /// of 0 is the way to cache nothing).
     pub fn new(capacity: usize, max_ttl: CacheTtl) -> TokenCache<V> {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         let shards = (0..SHARDS)

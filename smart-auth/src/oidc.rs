@@ -9,7 +9,7 @@ use crate::jose::header::typ_matches;
 use crate::jose::{b64, Algorithm, AlgorithmSet, CompactJws, HeaderRules, DEFAULT_MAX_TOKEN_LEN};
 use crate::jwks::KeyCache;
 use crate::mtls::ring_eq;
-use crate::time::{Leeway, UnixTime};
+use crate::time::{Leeway, MaxAge, UnixTime};
 use crate::validator::claims::{
     audiences, check_times, is_fhir_user, numeric_date, opt_str, req_str,
 };
@@ -19,8 +19,9 @@ use crate::validator::claims::{
 pub struct IdTokenExpectations<'a> {
     /// The `nonce` sent in the authentication request: the token must carry exactly it.
     pub nonce: Option<&'a str>,
-    /// The `max_age` sent: `auth_time` is then required and must be recent enough.
-    pub max_age: Option<i64>,
+    /// The `max_age` sent: `auth_time` is then required and must be no older than it (plus the
+    /// leeway).
+    pub max_age: Option<MaxAge>,
     /// The access token issued with the ID token: `at_hash`, when present, must match it.
     pub access_token: Option<&'a str>,
     /// The authorization code issued with it: `c_hash`, when present, must match it.
@@ -61,7 +62,7 @@ pub struct IdTokenValidator {
     algorithms: AlgorithmSet,
     keys: KeyCache,
     leeway: Leeway,
-    max_age_of_iat: Option<i64>,
+    max_age_of_iat: Option<MaxAge>,
 }
 
 impl IdTokenValidator {
@@ -94,9 +95,10 @@ impl IdTokenValidator {
         self
     }
 
-    /// Refuse tokens issued (`iat`) more than this many seconds ago.
-    pub fn max_age_of_iat(mut self, secs: Option<i64>) -> Self {
-        self.max_age_of_iat = secs;
+    /// Refuse tokens issued (`iat`) longer ago than `max` (plus the leeway); `None`, the
+    /// default, for no bound beyond `exp`.
+    pub fn max_age_of_iat(mut self, max: Option<MaxAge>) -> Self {
+        self.max_age_of_iat = max;
         self
     }
 
@@ -147,7 +149,7 @@ impl IdTokenValidator {
         if let Some(max) = self.max_age_of_iat {
             if now.as_secs()
                 > iat
-                    .saturating_add(max)
+                    .saturating_add(max.as_secs())
                     .saturating_add(self.leeway.as_secs())
             {
                 return Err(TokenError::BadIssueTime);
@@ -164,7 +166,7 @@ impl IdTokenValidator {
         if let Some(max_age) = expect.max_age {
             let at = auth_time.ok_or(TokenError::MissingClaim("auth_time"))?;
             if now.as_secs()
-                > at.saturating_add(max_age)
+                > at.saturating_add(max_age.as_secs())
                     .saturating_add(self.leeway.as_secs())
             {
                 return Err(TokenError::InvalidClaim("auth_time"));

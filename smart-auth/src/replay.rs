@@ -47,7 +47,23 @@ pub struct InMemoryReplayStore {
 }
 
 impl InMemoryReplayStore {
-    /// A store for at most `capacity` live entries (rounded up to a multiple of 16).
+    /// A store for at most `capacity` live entries, rounded up to a multiple of 16: the store is
+    /// split into 16 locked shards of equal size, each holding at least one entry, so a
+    /// `capacity` of 0 still keeps 16 (there is no way to turn replay detection off). A key
+    /// arriving at a shard full of live entries is refused, [`TokenError::ReplayStoreFull`].
+    ///
+    /// ```
+    /// use smart_auth::replay::{InMemoryReplayStore, ReplayStore};
+    /// use smart_auth::{TokenError, UnixTime};
+    /// let store = InMemoryReplayStore::new(0);
+    /// let (until, now) = (UnixTime::from_secs(60), UnixTime::from_secs(0));
+    /// assert_eq!(store.check_and_record(&[0; 32], until, now), Ok(()));
+    /// assert_eq!(store.check_and_record(&[0; 32], until, now), Err(TokenError::Replayed));
+    /// // Same shard (first byte modulo 16), one entry each: full, so refused, not forgotten.
+    /// let same_shard = [16; 32];
+    /// assert_eq!(store.check_and_record(&same_shard, until, now), Err(TokenError::ReplayStoreFull));
+    /// assert_eq!(store.check_and_record(&[1; 32], until, now), Ok(()));
+    /// ```
     pub fn new(capacity: usize) -> InMemoryReplayStore {
         InMemoryReplayStore {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),

@@ -189,6 +189,64 @@ bounded_secs! {
     ProofAge, max = 300, error = ProofAge
 }
 
+bounded_secs! {
+    /// The longest an access token may live, `exp` minus `iat` (or `nbf`), for
+    /// [`IssuerConfig::max_lifetime`](crate::IssuerConfig::max_lifetime). At most
+    /// [`MaxLifetime::MAX`], 24 h (the default): user-facing access tokens SHOULD live an hour at
+    /// most and backend ones 5 minutes (smart.md §11), so a longer bound only hides a token that
+    /// should not exist. A negative one, which would refuse every token, cannot be made.
+    ///
+    /// ```
+    /// use smart_auth::time::MaxLifetime;
+    /// assert_eq!(MaxLifetime::from_secs(3600)?.as_secs(), 3600);
+    /// assert!(MaxLifetime::from_secs(-1).is_err() && MaxLifetime::from_secs(86_401).is_err());
+    /// # Ok::<(), smart_auth::validator::ConfigError>(())
+    /// ```
+    ///
+    /// A [`Leeway`] is not a lifetime, nor is a bare number:
+    ///
+    /// ```compile_fail
+    /// use smart_auth::{time::Leeway, IssuerConfig};
+    /// let c = IssuerConfig::new("https://as.example", "https://fhir.example")
+    ///     .max_lifetime(Some(Leeway::DEFAULT));
+    /// ```
+    ///
+    /// ```compile_fail
+    /// use smart_auth::IssuerConfig;
+    /// let c = IssuerConfig::new("https://as.example", "https://fhir.example").max_lifetime(Some(3600));
+    /// ```
+    MaxLifetime, max = 86_400, error = MaxLifetime
+}
+
+impl MaxLifetime {
+    /// 24 h, [`IssuerConfig::new`](crate::IssuerConfig::new)'s default.
+    pub const DEFAULT: MaxLifetime = MaxLifetime::MAX;
+}
+
+impl Default for MaxLifetime {
+    fn default() -> MaxLifetime {
+        MaxLifetime::DEFAULT
+    }
+}
+
+bounded_secs! {
+    /// How long ago an OpenID Connect ID token may have been issued
+    /// ([`IdTokenValidator::max_age_of_iat`](crate::oidc::IdTokenValidator::max_age_of_iat)) or
+    /// its user authenticated (`auth_time` against the `max_age` request parameter,
+    /// [`IdTokenExpectations::max_age`](crate::oidc::IdTokenExpectations::max_age); OIDC Core
+    /// §3.1.2.1, §3.1.3.7 items 10 and 13). At most [`MaxAge::MAX`], 30 days: a sign-in older than
+    /// that is no longer one a client can call recent. A negative one, which would refuse every
+    /// ID token, cannot be made.
+    ///
+    /// ```
+    /// use smart_auth::time::MaxAge;
+    /// assert_eq!(MaxAge::from_secs(600)?.as_secs(), 600);
+    /// assert!(MaxAge::from_secs(-1).is_err() && MaxAge::from_secs(2_592_001).is_err());
+    /// # Ok::<(), smart_auth::validator::ConfigError>(())
+    /// ```
+    MaxAge, max = 2_592_000, error = MaxAge
+}
+
 /// A source of the current time, for hosts that prefer to hand the validator a clock.
 pub trait Clock: Send + Sync {
     /// The current time.

@@ -1,7 +1,7 @@
 //! Trust configuration mistakes are refused when the validator is built (threats.md §10:
 //! startup refuses an incomplete security configuration), each naming the issuer it concerns;
-//! a clock leeway, a cache lifetime or a DPoP proof age out of range is refused where it is made,
-//! never clamped.
+//! a clock leeway, a cache lifetime, a DPoP proof age, a token lifetime bound or an ID token age
+//! out of range is refused where it is made, never clamped.
 
 use serde_json::json;
 use smart_auth::client_assertion::{ClientAssertionValidator, RegisteredClient};
@@ -10,7 +10,7 @@ use smart_auth::jose::{Algorithm, AlgorithmSet};
 use smart_auth::jwks::JwkSet;
 use smart_auth::replay::InMemoryReplayStore;
 use smart_auth::testing::{TestIssuer, TestKey};
-use smart_auth::time::{CacheTtl, Leeway, NegativeTtl, ProofAge};
+use smart_auth::time::{CacheTtl, Leeway, MaxAge, MaxLifetime, NegativeTtl, ProofAge};
 use smart_auth::validator::ConfigError;
 use smart_auth::{IssuerConfig, UnixTime, Validator};
 
@@ -222,4 +222,48 @@ fn the_proof_age_given_is_the_proof_age_used() {
             "{max_age}"
         );
     }
+}
+
+#[test]
+fn a_token_lifetime_or_id_token_age_out_of_range_is_refused_where_it_is_made() {
+    // IssuerConfig::max_lifetime, IdTokenValidator::max_age_of_iat and
+    // IdTokenExpectations::max_age took bare i64s: a negative one refused every token without
+    // saying why. Lifetimes: at most the 24 h default (smart.md §11: access tokens SHOULD live
+    // an hour at most). Ages: at most 30 days.
+    for secs in [-1, 86_401, i64::MIN, i64::MAX] {
+        assert_eq!(
+            MaxLifetime::from_secs(secs),
+            Err(ConfigError::MaxLifetime(secs))
+        );
+    }
+    for secs in [-1, 2_592_001, i64::MIN, i64::MAX] {
+        assert_eq!(MaxAge::from_secs(secs), Err(ConfigError::MaxAge(secs)));
+    }
+    assert_eq!(MaxLifetime::from_secs(86_400), Ok(MaxLifetime::DEFAULT));
+    assert_eq!(MaxLifetime::default(), MaxLifetime::MAX);
+    assert_eq!(MaxAge::from_secs(2_592_000), Ok(MaxAge::MAX));
+    assert_eq!(MaxAge::from_secs(0).map(MaxAge::as_secs), Ok(0));
+    let err = MaxLifetime::from_secs(-5).unwrap_err().to_string();
+    assert!(err.contains("-5") && err.contains("86400"), "{err}");
+}
+
+#[test]
+fn the_default_and_given_lifetime_bounds_are_the_ones_used() {
+    let i = TestIssuer::new(ISS, AUD);
+    let check = |config: IssuerConfig, lifetime: i64| {
+        let token = i.token(NOW).expires_in(lifetime).sign();
+        Validator::new([config])
+            .unwrap()
+            .validate(&token, NOW)
+            .map(|_| ())
+    };
+    let too_long = Err(smart_auth::TokenError::LifetimeTooLong);
+    // Default 24 h, plus the 30 s leeway.
+    assert_eq!(check(i.config(), 86_430), Ok(()));
+    assert_eq!(check(i.config(), 86_431), too_long);
+    assert_eq!(check(i.config().max_lifetime(None), 10 * 86_400), Ok(()));
+    let one_minute = Some(MaxLifetime::from_secs(60).unwrap());
+    let strict = || i.config().max_lifetime(one_minute).leeway(Leeway::ZERO);
+    assert_eq!(check(strict(), 60), Ok(()));
+    assert_eq!(check(strict(), 61), too_long);
 }

@@ -8,7 +8,7 @@ use smart_auth::jose::Algorithm;
 use smart_auth::jwks::KeyCache;
 use smart_auth::oidc::{half_hash, IdTokenExpectations, IdTokenValidator};
 use smart_auth::testing::{TestIssuer, TestKey};
-use smart_auth::time::{CacheTtl, NegativeTtl};
+use smart_auth::time::{CacheTtl, MaxAge, NegativeTtl};
 use smart_auth::{TokenError, UnixTime};
 
 const ISS: &str = "https://as.example.org";
@@ -296,7 +296,7 @@ fn id_token_valid() {
         .sign();
     let expect = IdTokenExpectations {
         nonce: Some("n-0S6"),
-        max_age: Some(3600),
+        max_age: Some(MaxAge::from_secs(3600).unwrap()),
         access_token: Some(access),
         code: Some("code-1"),
     };
@@ -374,7 +374,7 @@ fn id_token_rules() {
         )
         .is_ok());
     let max_age = IdTokenExpectations {
-        max_age: Some(60),
+        max_age: Some(MaxAge::from_secs(60).unwrap()),
         ..e
     };
     assert_eq!(
@@ -392,4 +392,25 @@ fn id_token_rules() {
         .claim("nonce", "n")
         .sign();
     assert_eq!(v.validate(&at, &e, NOW), Err(TokenError::WrongType));
+}
+
+#[test]
+fn id_token_max_age_of_iat_is_the_one_given() {
+    // Before, max_age_of_iat was untested and took a bare i64 (negative: every token refused).
+    let (i, v) = oidc();
+    let v = v
+        .leeway(smart_auth::time::Leeway::ZERO)
+        .max_age_of_iat(Some(MaxAge::from_secs(600).unwrap()));
+    let issued = |ago: i64| {
+        i.token(NOW.plus(-ago))
+            .header("typ", "JWT")
+            .expires_in(ago + 60)
+            .sign()
+    };
+    let e = IdTokenExpectations::default();
+    assert!(v.validate(&issued(600), &e, NOW).is_ok());
+    assert_eq!(
+        v.validate(&issued(601), &e, NOW),
+        Err(TokenError::BadIssueTime)
+    );
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use smart_auth::testing::TestIssuer;
-use smart_auth::time::Leeway;
+use smart_auth::time::{Leeway, MaxLifetime};
 use smart_auth::validator::{ClaimProfile, ConfigError, ScopeClaim};
 use smart_auth::{TokenError, UnixTime, Validator};
 
@@ -104,7 +104,10 @@ fn time_rules_with_leeway() {
 #[test]
 fn maximum_lifetime() {
     let i = issuer();
-    let v = Validator::new([i.config().max_lifetime(Some(3600))]).unwrap();
+    let v = Validator::new([i
+        .config()
+        .max_lifetime(Some(MaxLifetime::from_secs(3600).unwrap()))])
+    .unwrap();
     assert!(check(&v, &i.token(NOW).expires_in(3600).sign()).is_ok());
     assert_eq!(
         check(&v, &i.token(NOW).expires_in(7200).sign()),
@@ -112,7 +115,7 @@ fn maximum_lifetime() {
     );
     let relaxed = Validator::new([i
         .config()
-        .max_lifetime(Some(3600))
+        .max_lifetime(Some(MaxLifetime::from_secs(3600).unwrap()))
         .profile(ClaimProfile::Relaxed)])
     .unwrap();
     let no_iat = i

@@ -37,7 +37,7 @@ use crate::context::{AccessContext, ContextClaims, RawClaims};
 use crate::error::TokenError;
 use crate::jose::json::{JsonRef, Object};
 use crate::scope::{ScopePolicy, ScopeSet};
-use crate::time::{Leeway, UnixTime};
+use crate::time::{Leeway, MaxLifetime, UnixTime};
 
 /// Read access to a claims object: a `serde_json` map, or the borrowed [`Object`] that access
 /// tokens are parsed into on the hot path (no copy of any claim the checks do not keep).
@@ -231,7 +231,7 @@ pub fn check_times<O: ClaimsObject>(
     now: UnixTime,
     leeway: Leeway,
     require_iat: bool,
-    max_lifetime: Option<i64>,
+    max_lifetime: Option<MaxLifetime>,
 ) -> Result<(i64, Option<i64>), TokenError> {
     let now = now.as_secs();
     let leeway = leeway.as_secs();
@@ -251,7 +251,7 @@ pub fn check_times<O: ClaimsObject>(
     }
     if let Some(max) = max_lifetime {
         let start = iat.or(nbf).unwrap_or(now);
-        if exp.saturating_sub(start) > max.saturating_add(leeway) {
+        if exp.saturating_sub(start) > max.as_secs().saturating_add(leeway) {
             return Err(TokenError::LifetimeTooLong);
         }
     }

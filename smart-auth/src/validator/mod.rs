@@ -21,7 +21,7 @@ use crate::jose::{
 use crate::jwk::{Jwk, JwkError};
 use crate::jwks::{JwkSet, KeyCache, KeyCachePolicy};
 use crate::scope::ScopePolicy;
-use crate::time::{Leeway, UnixTime};
+use crate::time::{Leeway, MaxLifetime, UnixTime};
 
 /// Which `typ` header values a token must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +106,14 @@ pub enum ConfigError {
     /// 0..=300 s.
     #[error("DPoP proof age {0} s outside 0..=300 s")]
     ProofAge(i64),
+    /// An access token lifetime bound ([`MaxLifetime`], the seconds
+    /// given) outside 0..=86400 s.
+    #[error("maximum token lifetime {0} s outside 0..=86400 s")]
+    MaxLifetime(i64),
+    /// An ID token or authentication age ([`MaxAge`](crate::time::MaxAge), the seconds given)
+    /// outside 0..=2592000 s (30 days).
+    #[error("maximum age {0} s outside 0..=2592000 s")]
+    MaxAge(i64),
     /// The algorithm allow-list is empty.
     #[error("issuer {0} allows no algorithm")]
     NoAlgorithms(String),
@@ -148,7 +156,7 @@ pub struct IssuerConfig {
     pub(crate) algorithms: AlgorithmSet,
     pub(crate) typ: TypPolicy,
     pub(crate) leeway: Leeway,
-    pub(crate) max_lifetime: Option<i64>,
+    pub(crate) max_lifetime: Option<MaxLifetime>,
     pub(crate) max_token_len: usize,
     pub(crate) profile: ClaimProfile,
     pub(crate) scope_claim: ScopeClaim,
@@ -175,7 +183,7 @@ impl IssuerConfig {
             algorithms: AlgorithmSet::ACCESS_TOKEN_DEFAULT,
             typ: TypPolicy::AccessToken,
             leeway: Leeway::DEFAULT,
-            max_lifetime: Some(86_400),
+            max_lifetime: Some(MaxLifetime::DEFAULT),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             profile: ClaimProfile::Rfc9068,
             scope_claim: ScopeClaim::Scope,
@@ -218,9 +226,10 @@ impl IssuerConfig {
         self
     }
 
-    /// Maximum `exp - iat` in seconds, or `None` for no bound.
-    pub fn max_lifetime(mut self, secs: Option<i64>) -> Self {
-        self.max_lifetime = secs;
+    /// The longest lifetime accepted, `exp - iat` (or `exp - nbf`, plus the leeway; default
+    /// 24 h), or `None` for no bound ([`MaxLifetime`]).
+    pub fn max_lifetime(mut self, max: Option<MaxLifetime>) -> Self {
+        self.max_lifetime = max;
         self
     }
 
