@@ -512,11 +512,7 @@ impl SecureFhir {
         entry: FhirRequest,
         rejection: Rejection,
     ) -> Rejected {
-        Rejected {
-            rejection,
-            context: Some(Arc::clone(&bundle.context)),
-            request: Some(Box::new(entry)),
-        }
+        rejected(rejection, Some(Arc::clone(&bundle.context)), Some(entry))
     }
 
     /// An authorized request the host refuses for a reason of its own (a rate limit, a rule
@@ -541,11 +537,7 @@ impl SecureFhir {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn refuse(&self, authorized: &Authorized, rejection: Rejection) -> Rejected {
-        Rejected {
-            rejection,
-            context: Some(Arc::clone(&authorized.context)),
-            request: Some(Box::new(authorized.request().clone())),
-        }
+        self.refused_entry(authorized, authorized.request().clone(), rejection)
     }
 
     /// A request the host refused before [`SecureFhir::authorize`] could take it whole (a
@@ -558,11 +550,7 @@ impl SecureFhir {
         rejection: Rejection,
         now: UnixTime,
     ) -> Rejected {
-        Rejected {
-            rejection,
-            context: self.authenticate_shared(parts, now).ok(),
-            request: None,
-        }
+        rejected(rejection, self.authenticate_shared(parts, now).ok(), None)
     }
 }
 
