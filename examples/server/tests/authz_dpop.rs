@@ -152,3 +152,41 @@ async fn discovery_lists_the_dpop_algorithms() {
         .iter()
         .any(|v| v.as_str().unwrap().starts_with("HS")));
 }
+
+#[tokio::test]
+async fn introspection_keeps_the_dpop_binding() {
+    // RFC 9449 §6.2 (smart.md §4): the introspection answer for a DPoP-bound token carries
+    // `cnf.jkt`, or a resource server relying on introspection takes it for a bearer token and
+    // serves whoever replays it without the key.
+    let server = TestServer::new();
+    let key = TestKey::new(smart_auth::jose::Algorithm::ES256);
+    let token_url = format!("{ISSUER}/token");
+    let r = exchange_with(&server, Some(&proof(&key, &token_url, "i-1"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let access = r.json()["access_token"].as_str().unwrap().to_owned();
+    let answer = server.state.introspect(&access);
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["token_type"], "DPoP", "{answer}");
+    assert_eq!(
+        answer["cnf"]["jkt"],
+        key.public_jwk().thumbprint_b64().as_str(),
+        "{answer}"
+    );
+    let introspector = smart_auth::introspection::Introspector::new(
+        server.state.issuer(),
+        server.state.fhir_base(),
+    );
+    let now = UnixTime::from_secs(now());
+    let bytes = answer.to_string();
+    assert!(
+        introspector.parse_response(bytes.as_bytes(), now).is_err(),
+        "a DPoP-bound token is no bearer token, introspected either"
+    );
+    let bound = introspector
+        .parse_constrained_response(bytes.as_bytes(), now)
+        .expect("accepted with its proof");
+    assert_eq!(
+        bound.dpop_jkt(),
+        Some(key.public_jwk().thumbprint_b64().as_str())
+    );
+}

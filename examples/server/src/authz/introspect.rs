@@ -28,6 +28,7 @@ const INTROSPECTED: &[&str] = &[
     "encounter",
     "fhirContext",
     "fhirUser",
+    "cnf",
 ];
 
 impl AuthzState {
@@ -38,7 +39,14 @@ impl AuthzState {
             Some(claims) => {
                 let mut out = Map::new();
                 out.insert("active".into(), json!(true));
-                out.insert("token_type".into(), json!("Bearer"));
+                // RFC 9449 §6.2: a DPoP-bound token says so, and names its key, or a resource
+                // server that introspects would take it for a bearer token
+                let token_type = if claims.contains_key("cnf") {
+                    "DPoP"
+                } else {
+                    "Bearer"
+                };
+                out.insert("token_type".into(), json!(token_type));
                 for name in INTROSPECTED {
                     if let Some(v) = claims.get(*name) {
                         out.insert((*name).into(), v.clone());
