@@ -4,8 +4,9 @@
 //!
 //! What counts comes from the records: [`Event::Disclosure`] records (disclosures known when
 //! they happened), and — when [`AccountingPolicy::rest_access_as_disclosure`] is set —
-//! successful reads and searches that state a purpose of use the policy does not exclude (a
-//! public-health or research app pulling data through the API). Exclusions are configuration:
+//! successful REST interactions that return data (reads, searches, history, operations such
+//! as `$everything`, batches; not writes) and state a purpose of use the policy does not
+//! exclude (a public-health or research app pulling data through the API). Exclusions are configuration:
 //! treatment, payment and operations purposes (a record is exempt only when all its purposes
 //! are: one also made for public health is accounted), disclosures to the individual, under an
 //! authorization, of a limited data set, before the compliance date, and suspended recipients
@@ -48,7 +49,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, Months, SecondsFormat, Utc};
 
-use crate::model::{AuditRecord, Event};
+use crate::model::{AuditRecord, Event, Interaction};
 
 /// The v3 PurposeOfUse codes (THO `v3-ActReason`) of treatment, payment and health care
 /// operations, whose disclosures §164.528(a)(1)(i) leaves out of the accounting: each of
@@ -97,8 +98,9 @@ pub struct AccountingPolicy {
     pub compliance_date: Option<DateTime<Utc>>,
     /// Suspensions of the right to an accounting of disclosures to an agency or official.
     pub suspensions: Vec<Suspension>,
-    /// Also account successful reads and searches with a non-excluded purpose of use.
-    /// Default false.
+    /// Also account successful REST interactions that return data (read, vread, search,
+    /// history, operations, batch and transaction; not create, update, patch, delete or
+    /// capabilities) with a non-excluded purpose of use. Default false.
     pub rest_access_as_disclosure: bool,
 }
 
@@ -272,7 +274,7 @@ pub fn account<'a>(
                 ..
             } if policy.rest_access_as_disclosure
                 && !r.purpose_of_use.is_empty()
-                && (interaction.is_search() || matches!(interaction.code(), "read" | "vread")) =>
+                && releases_data(*interaction) =>
             {
                 let client = r.client.as_ref();
                 let name = client
@@ -313,6 +315,21 @@ pub fn account<'a>(
         entries,
         suspended,
     }
+}
+
+/// Whether a successful `interaction` may have given the client the patient's data: every
+/// one but a write (the client sent the data) and the capability statement. History,
+/// `$everything` and other operations, batches and transactions return data as reads and
+/// searches do; when in doubt an interaction counts.
+fn releases_data(interaction: Interaction) -> bool {
+    !matches!(
+        interaction,
+        Interaction::Create
+            | Interaction::Update
+            | Interaction::Patch
+            | Interaction::Delete
+            | Interaction::Capabilities
+    )
 }
 
 fn rest_description(r: &AuditRecord, resource_type: Option<&str>) -> String {

@@ -397,3 +397,54 @@ fn rest_access_with_a_purpose_can_count_as_disclosure() {
     assert_eq!(r.entries[0].recipient, "State immunization registry");
     assert_eq!(r.entries[0].description, "Immunization/i1");
 }
+
+/// Data leaves through more than read and search: a public-health client's `$everything`,
+/// a history read and a batch of reads release the patient's data as well, and must be in
+/// their accounting; a write releases none (the client sends the data).
+#[test]
+fn every_interaction_that_returns_data_counts_as_rest_access() {
+    let access = |record: AuditRecord| {
+        record
+            .client(Client::new("state-iis"))
+            .resource(crate::ResourceRef::new("Immunization", "i1"))
+            .patient("p1")
+            .purpose("PUBHLTH")
+    };
+    let when = at(2026, 6, 1);
+    let policy = AccountingPolicy {
+        rest_access_as_disclosure: true,
+        ..Default::default()
+    };
+    let req = AccountingRequest::new("p1", at(2026, 11, 28));
+    let returning = [
+        access(AuditRecord::operation(when, Some("Patient"), "everything")),
+        access(AuditRecord::rest(
+            when,
+            Interaction::HistoryInstance,
+            Some("Immunization"),
+        )),
+        access(AuditRecord::rest(
+            when,
+            Interaction::HistoryType,
+            Some("Immunization"),
+        )),
+        access(AuditRecord::rest(when, Interaction::HistorySystem, None)),
+        access(AuditRecord::rest(when, Interaction::Batch, None)),
+        access(AuditRecord::rest(when, Interaction::Transaction, None)),
+    ];
+    for r in &returning {
+        let report = account([r], &req, &policy);
+        assert_eq!(report.entries.len(), 1, "{:?} is a disclosure", r.event);
+        assert_eq!(report.entries[0].description, "Immunization/i1");
+    }
+    for i in [
+        Interaction::Create,
+        Interaction::Update,
+        Interaction::Patch,
+        Interaction::Delete,
+        Interaction::Capabilities,
+    ] {
+        let r = access(AuditRecord::rest(when, i, Some("Immunization")));
+        assert!(account([&r], &req, &policy).entries.is_empty(), "{i:?}");
+    }
+}

@@ -144,9 +144,9 @@ fn disclosures_definition(base: &str) -> Value {
         "instance": true,
         "description": "The accounting of disclosures of the patient's data (HIPAA, 45 CFR \
             164.528): over the six years before the request, each disclosure recorded in the \
-            server's audit trail, and each successful read or search made for a purpose of use \
-            other than treatment, payment or health care operations, as AuditEvents. Readable \
-            by whoever may read the Patient.",
+            server's audit trail, and each successful read, search, history read, $everything or \
+            batch made for a purpose of use other than treatment, payment or health care \
+            operations, as AuditEvents. Readable by whoever may read the Patient.",
         "parameter": [{
             "name": "return",
             "use": "out",

@@ -338,8 +338,9 @@ const MAX_ACCOUNTED: usize = 10_000;
 
 /// `GET Patient/[id]/$disclosures`: the accounting of disclosures of the patient's data
 /// (HIPAA §164.528, six years back), built by `fhir_audit::disclosure` from the server's audit
-/// records: disclosure events, and successful reads and searches made for a purpose of use that
-/// is not only treatment, payment or operations. Answered as a `collection` Bundle of AuditEvents.
+/// records: disclosure events, and successful reads, searches, history reads, `$everything`
+/// calls and batches made for a purpose of use that is not only treatment, payment or
+/// operations. Answered as a `collection` Bundle of AuditEvents.
 pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
     use fhir_audit::disclosure::{account, AccountingPolicy, AccountingRequest};
     let readable = tx
