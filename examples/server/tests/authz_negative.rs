@@ -404,6 +404,62 @@ async fn wrong_password_and_forged_csrf_are_refused() {
 }
 
 #[tokio::test]
+async fn sign_in_and_consent_posted_from_another_origin_are_refused() {
+    // Login CSRF: anyone can start a request and read its txn and csrf off the sign-in page;
+    // a page elsewhere (another port of 127.0.0.1 is same-site to the cookie) then posts the
+    // attacker's credentials from the victim's browser, which ends up signed in as the
+    // attacker and later consents for apps under the attacker's account. A browser names the
+    // posting page's origin; only this server's own pages may post these forms.
+    let server = TestServer::new();
+    let (_, challenge) = pkce();
+    let request = AuthRequest::new(PUBLIC_APP, PUBLIC_REDIRECT, "patient/*.rs", challenge);
+    let start = server.get(&request.url(), None).await;
+    let html = server.get(&start.location(), None).await.text();
+    let form = [
+        ("txn", hidden(&html, "txn")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", PATIENT_USER.0.to_owned()),
+        ("password", PATIENT_USER.1.to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for forged in [
+        vec![("Origin", "http://127.0.0.1:9000")],
+        vec![("Origin", "null")],
+        vec![("Sec-Fetch-Site", "same-site")],
+        vec![("Origin", ORIGIN), ("Sec-Fetch-Site", "cross-site")],
+    ] {
+        let r = server.post_form("/auth/login", &form, &forged).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{forged:?}");
+        assert!(r.header("set-cookie").is_none(), "{forged:?}");
+    }
+    let own = [("Origin", ORIGIN), ("Sec-Fetch-Site", "same-origin")];
+    let signed_in = server.post_form("/auth/login", &form, &own).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.text()
+    );
+    let cookie = signed_in.header("set-cookie").unwrap();
+    let cookie = cookie.split(';').next().unwrap();
+    let page = server.get(&signed_in.location(), Some(cookie)).await.text();
+    let consent = [
+        ("txn", hidden(&page, "txn")),
+        ("csrf", hidden(&page, "csrf")),
+        ("decision", "approve".to_owned()),
+        ("scope", "patient/*.rs".to_owned()),
+    ];
+    let consent: Vec<(&str, &str)> = consent.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let forged = [("Origin", "http://127.0.0.1:9000"), ("Cookie", cookie)];
+    let r = server.post_form("/auth/consent", &consent, &forged).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let approved = [("Origin", ORIGIN), ("Cookie", cookie)];
+    let r = server.post_form("/auth/consent", &consent, &approved).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert!(query_param(&r.location(), "code").is_some());
+}
+
+#[tokio::test]
 async fn token_endpoint_refuses_bad_clients_and_grant_types() {
     let server = TestServer::new();
     let unsupported = server

@@ -58,7 +58,20 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// `redirect_uri` with the given query parameters appended.
+/// Whether a form post comes from one of this server's own pages. Browsers name the posting
+/// page's origin (`Origin`, `Sec-Fetch-Site`); a post from any other origin is refused, even a
+/// same-site one (another port of 127.0.0.1) that the `SameSite=Lax` cookie does not stop: at
+/// sign-in that is login CSRF (the victim's browser signed in to the attacker's account, with
+/// the attacker's own txn and csrf). A request naming neither (not a browser) is left to the
+/// form's csrf value.
+pub(crate) fn posted_from_own_page(state: &AuthzState, headers: &HeaderMap) -> bool {
+    let value = |name| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    let own = url::Url::parse(state.issuer()).map(|u| u.origin().ascii_serialization());
+    value("origin").is_none_or(|o| own.is_ok_and(|own| own == o))
+        && value("sec-fetch-site").is_none_or(|s| s == "same-origin")
+}
+
+/// `redirect_uri` with the given query parameters appended./// `redirect_uri` with the given query parameters appended.
 pub(crate) fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
     match url::Url::parse(redirect_uri) {
         Ok(mut url) => {

@@ -11,7 +11,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use super::audit::{AuthzEvent, AuthzEventKind};
-use super::authorize::{form_pairs, session_cookie, single_params, with_query, SESSION_COOKIE};
+use super::authorize::{
+    form_pairs, posted_from_own_page, session_cookie, single_params, with_query, SESSION_COOKIE,
+};
 use super::clients::sha256;
 use super::html::{self, ConsentView};
 use super::responses::{html as html_page, see_other};
@@ -41,6 +43,14 @@ fn expired(state: &AuthzState) -> Response {
             "This sign-in request is unknown or has expired. Start again from the app.",
         ),
     )
+}
+
+/// The fields of a form posted from one of this server's pages; `None` for a form posted from
+/// elsewhere (see [`posted_from_own_page`]) or a malformed one.
+fn own_form(state: &AuthzState, headers: &HeaderMap, body: &[u8]) -> Option<Vec<(String, String)>> {
+    posted_from_own_page(state, headers)
+        .then(|| form_pairs(body))
+        .flatten()
 }
 
 fn txn_param(query: Option<String>) -> Option<String> {
@@ -97,8 +107,12 @@ pub(crate) async fn login_page(
     )
 }
 
-pub(crate) async fn login_submit(State(state): State<AuthzState>, body: Bytes) -> Response {
-    let Some(form) = form_pairs(&body).and_then(single_params) else {
+pub(crate) async fn login_submit(
+    State(state): State<AuthzState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(form) = own_form(&state, &headers, &body).and_then(single_params) else {
         return expired(&state);
     };
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
@@ -301,7 +315,7 @@ pub(crate) async fn consent_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(pairs) = form_pairs(&body) else {
+    let Some(pairs) = own_form(&state, &headers, &body) else {
         return expired(&state);
     };
     let first = |k: &str| {
