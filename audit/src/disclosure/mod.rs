@@ -241,7 +241,7 @@ pub fn account<'a>(
     let mut entries = Vec::new();
     let mut suspended = 0;
     for r in records {
-        if !r.outcome.is_success() || !r.patients.contains(&request.patient) {
+        if !may_be_accounted(r) || !r.patients.contains(&request.patient) {
             continue;
         }
         if r.recorded < from
@@ -268,14 +268,7 @@ pub fn account<'a>(
                     d.description.clone(),
                 )
             }
-            Event::Rest {
-                interaction,
-                resource_type,
-                ..
-            } if policy.rest_access_as_disclosure
-                && !r.purpose_of_use.is_empty()
-                && releases_data(*interaction) =>
-            {
+            Event::Rest { resource_type, .. } if policy.rest_access_as_disclosure => {
                 let client = r.client.as_ref();
                 let name = client
                     .and_then(|c| c.name.clone().or_else(|| c.client_id.clone()))
@@ -315,6 +308,22 @@ pub fn account<'a>(
         entries,
         suspended,
     }
+}
+
+/// Whether some [`AccountingPolicy`] could list `record` in an accounting: a successful
+/// disclosure, or a successful REST interaction that returns data (see
+/// [`AccountingPolicy::rest_access_as_disclosure`]) and states a purpose of use. [`account`]
+/// looks at no other record, so a host that keeps records aside for accountings (an index
+/// per patient) need keep only these.
+pub fn may_be_accounted(record: &AuditRecord) -> bool {
+    record.outcome.is_success()
+        && match &record.event {
+            Event::Disclosure(_) => true,
+            Event::Rest { interaction, .. } => {
+                !record.purpose_of_use.is_empty() && releases_data(*interaction)
+            }
+            _ => false,
+        }
 }
 
 /// Whether a successful `interaction` may have given the client the patient's data: every

@@ -448,3 +448,54 @@ fn every_interaction_that_returns_data_counts_as_rest_access() {
         assert!(account([&r], &req, &policy).entries.is_empty(), "{i:?}");
     }
 }
+
+/// `may_be_accounted` keeps every record the most permissive accounting lists, and leaves
+/// out what no accounting lists (a host indexes only those for its accountings).
+#[test]
+fn may_be_accounted_keeps_whatever_an_accounting_lists() {
+    let when = at(2026, 6, 1);
+    let read = || {
+        AuditRecord::rest(when, Interaction::Read, Some("Immunization"))
+            .client(Client::new("app"))
+            .patient("p1")
+    };
+    let records = [
+        disclosure(when, Recipient::new("Registry"), "PUBHLTH"),
+        disclosure(when, Recipient::new("Dr B"), "TREAT"),
+        AuditRecord::new(
+            when,
+            Event::Disclosure(Disclosure::new(Recipient::new("Court"), "records")),
+        )
+        .patient("p1"),
+        read().purpose("PUBHLTH"),
+        read().purpose("TREAT"),
+        read(),
+        read()
+            .purpose("PUBHLTH")
+            .outcome(Outcome::Denied { reason: "x".into() }),
+        AuditRecord::rest(when, Interaction::Update, Some("Immunization"))
+            .patient("p1")
+            .purpose("PUBHLTH"),
+        AuditRecord::new(when, Event::Login)
+            .patient("p1")
+            .purpose("PUBHLTH"),
+    ];
+    let policy = AccountingPolicy {
+        excluded_purposes: BTreeSet::new(),
+        exclude_authorized: false,
+        exclude_to_individual: false,
+        exclude_limited_data_set: false,
+        rest_access_as_disclosure: true,
+        ..Default::default()
+    };
+    let req = AccountingRequest::new("p1", at(2026, 11, 28));
+    let kept: Vec<bool> = records.iter().map(may_be_accounted).collect();
+    assert_eq!(
+        kept,
+        [true, true, true, true, true, false, false, false, false]
+    );
+    for (r, kept) in records.iter().zip(kept) {
+        let listed = account([r], &req, &policy).entries.len() == 1;
+        assert_eq!(listed, kept, "{r:?}");
+    }
+}

@@ -141,6 +141,26 @@ fn accounting_of_disclosures_is_served_per_patient() {
         assert_eq!(r.status, 200, "{}", r.text());
     }
     assert_eq!(accounted(), 1);
+    // Data leaves as well through $everything, history and a batch of reads.
+    let registry = s
+        .issuer
+        .token(now)
+        .scope("system/Patient.rs system/Observation.rs")
+        .claim("purpose_of_use", "PUBHLTH")
+        .sign();
+    for path in [
+        "/Patient/example/$everything",
+        "/Observation/example/_history",
+    ] {
+        let r = s.get(path, &registry);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+    let batch = r#"{"resourceType":"Bundle","type":"batch","entry":[
+        {"request":{"method":"GET","url":"Observation/example"}}]}"#;
+    let json = [("Content-Type", "application/fhir+json")];
+    let r = s.request("POST", "", Some(&registry), &json, Some(batch.as_bytes()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(accounted(), 4);
 }
 
 #[test]

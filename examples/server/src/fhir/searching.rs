@@ -336,6 +336,14 @@ pub fn bundle(
 /// Most audit records read for one accounting.
 const MAX_ACCOUNTED: usize = 10_000;
 
+/// An accounting with more records than [`MAX_ACCOUNTED`]: refused, since a part of it would
+/// read as all of it.
+const TOO_MANY_ACCOUNTED: Fail = Fail::new(
+    StatusCode::INTERNAL_SERVER_ERROR,
+    IssueCode::TooLong,
+    "The accounting holds more disclosures than this server answers at once",
+);
+
 /// `GET Patient/[id]/$disclosures`: the accounting of disclosures of the patient's data
 /// (HIPAA §164.528, six years back), built by `fhir_audit::disclosure` from the server's audit
 /// records: disclosure events, and successful reads, searches, history reads, `$everything`
@@ -360,6 +368,7 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
             to.timestamp_millis(),
             MAX_ACCOUNTED,
         )?
+        .ok_or(TOO_MANY_ACCOUNTED)?
         .iter()
         .filter_map(|b| fhir_audit::AuditRecord::from_log_bytes(b).ok())
         .collect();

@@ -235,20 +235,24 @@ impl Tx<'_> {
         Ok(self.audit_search(&clauses, 0, limit, false)?.1)
     }
 
-    /// The audit records (log bytes) concerning `patient` recorded in `[from_ms, to_ms]`,
-    /// oldest first, at most `limit`.
+    /// The audit records (log bytes) recorded in `[from_ms, to_ms]` that an accounting of
+    /// `patient`'s disclosures may list, oldest first; `None` when there are more than
+    /// `limit`.
     pub fn audit_records_for(
         &self,
         patient: &str,
         from_ms: i64,
         to_ms: i64,
         limit: usize,
-    ) -> Result<Vec<Vec<u8>>> {
-        let mut out = Vec::new();
-        for seq in self.audit.records_for(patient, from_ms, to_ms, limit) {
+    ) -> Result<Option<Vec<Vec<u8>>>> {
+        let Some(seqs) = self.audit.records_for(patient, from_ms, to_ms, limit) else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
             out.extend(self.audit_bytes(seq)?);
         }
-        Ok(out)
+        Ok(Some(out))
     }
 }
 
@@ -262,10 +266,12 @@ mod tests {
 
     const BASE: &str = "http://localhost:8080/fhir";
 
+    /// A disclosure of `patients`' data (one an accounting lists).
     fn record(patients: &[&str]) -> AuditRecord {
+        let to = fhir_audit::Recipient::new("State registry");
         let mut r = AuditRecord::new(
             Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap(),
-            fhir_audit::Event::Authentication,
+            fhir_audit::Event::Disclosure(fhir_audit::Disclosure::new(to, "Immunizations")),
         );
         r.patients = patients.iter().map(|p| (*p).to_owned()).collect();
         r
@@ -365,11 +371,43 @@ mod tests {
                 tx.audit_references("1", "patient").unwrap(),
                 [("Patient".to_owned(), "p1".to_owned())]
             );
-            let accounted = |patient| tx.audit_records_for(patient, 0, i64::MAX, 10).unwrap();
+            let accounted = |patient| {
+                let records = tx.audit_records_for(patient, 0, i64::MAX, 10).unwrap();
+                records.expect("within the limit")
+            };
             assert_eq!(accounted("p2").len(), 2);
             assert_eq!(accounted("p1").len(), 1);
             assert!(accounted("p3").is_empty());
-            assert!(tx.audit_records_for("p2", 0, 1, 10).unwrap().is_empty());
+            assert_eq!(tx.audit_records_for("p2", 0, 1, 10).unwrap(), Some(vec![]));
+        });
+    }
+
+    /// The accounting reads only the records it may list, so a patient's own reads (or any
+    /// number of other events) do not crowd out a later disclosure; and more of them than the
+    /// limit is an answer of its own, not the first `limit` taken for all.
+    #[test]
+    fn accountings_take_only_what_they_may_list_and_never_a_part() {
+        let store = Store::open(None, BASE).unwrap();
+        let mut own_read = AuditRecord::rest(
+            Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+            fhir_audit::Interaction::Read,
+            Some("Patient"),
+        );
+        own_read.patients = vec!["p1".into()];
+        insert(&store, &vec![own_read; 20]);
+        insert(&store, &[record(&["p1"])]);
+        store.read(|tx| {
+            let accounted = tx.audit_records_for("p1", 0, i64::MAX, 10).unwrap();
+            let accounted = accounted.expect("one record to account");
+            assert_eq!(accounted.len(), 1);
+            let r = AuditRecord::from_log_bytes(&accounted[0]).unwrap();
+            assert!(matches!(r.event, fhir_audit::Event::Disclosure(_)));
+        });
+        insert(&store, &vec![record(&["p1"]); 10]);
+        store.read(|tx| {
+            assert_eq!(tx.audit_records_for("p1", 0, i64::MAX, 10).unwrap(), None);
+            let all = tx.audit_records_for("p1", 0, i64::MAX, 11).unwrap();
+            assert_eq!(all.map(|a| a.len()), Some(11));
         });
     }
 

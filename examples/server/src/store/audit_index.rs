@@ -1,7 +1,8 @@
 //! The in-memory index of the store's AuditEvents: per event its record and part, per record
 //! its sequence number and time, posting lists from each searched reference to the events
-//! that make it, and from each patient to the records concerning them (the accounting of
-//! disclosures). The records themselves (their log bytes) are the only audit rows in SQLite;
+//! that make it, and from each patient to the records concerning them that may be in their
+//! accounting of disclosures (`fhir_audit::disclosure::may_be_accounted`: disclosures, and
+//! data returned for a stated purpose; not every read of the chart). The records themselves (their log bytes) are the only audit rows in SQLite;
 //! the index is built from them when the store opens and then kept up to date by the audit
 //! trail's writer, which had written seven rows per record into three more tables (a tenth of
 //! the secure server's CPU on reads).
@@ -12,13 +13,14 @@
 //!
 //! Memory: 32 bytes per record and 8 per event, plus 4 bytes per (event, searched reference)
 //! — an event has 4 to 6 of them (the server and the user as agents, the patient as entity
-//! and patient) plus one per resource it touched — and 4 per (record, patient); about 60
+//! and patient) plus one per resource it touched — and 4 per (accountable record, patient); about 60
 //! bytes for a read's event, before vector slack (up to twice that). Each distinct reference
 //! target costs once its strings and a hash entry (about 150 bytes). Measured: 82k read
 //! events took 7 MB of resident memory, and rebuilding their index at start 0.5 s.
 
 use std::collections::HashMap;
 
+use fhir_audit::disclosure::may_be_accounted;
 use fhir_audit::render::{event_references, EventReferences, RenderConfig};
 use fhir_audit::AuditRecord;
 
@@ -37,7 +39,8 @@ pub struct Entry {
     pub(super) recorded_ms: i64,
     /// `[lo, hi)` of `recorded`, as the generic index ranges a date.
     range: (i64, i64),
-    patients: Vec<String>,
+    /// The record's patients, when an accounting of disclosures may list it (else none).
+    accountable: Vec<String>,
     /// The references of each AuditEvent the record renders to, in rendering order.
     events: Vec<Vec<Ref>>,
 }
@@ -55,7 +58,11 @@ impl Entry {
         Entry {
             recorded_ms,
             range,
-            patients: record.patients.clone(),
+            accountable: if may_be_accounted(record) {
+                record.patients.clone()
+            } else {
+                Vec::new()
+            },
             events,
         }
     }
@@ -134,8 +141,9 @@ pub struct AuditIndex {
     events: Vec<Event>,
     /// Per code of [`REFERENCE_PARAMS`]: target id -> its targets by type.
     refs: [HashMap<Box<str>, Vec<Target>>; 3],
-    /// Patient id -> positions in `records`, ascending.
-    patients: HashMap<Box<str>, Vec<u32>>,
+    /// Patient id -> positions in `records` of those an accounting of the patient's
+    /// disclosures may list, ascending.
+    accountable: HashMap<Box<str>, Vec<u32>>,
 }
 
 /// A clause compiled against the index.
@@ -226,8 +234,8 @@ impl AuditIndex {
             lo: entry.range.0,
             hi: entry.range.1,
         });
-        for p in &entry.patients {
-            let records = self.patients.entry(p.as_str().into()).or_default();
+        for p in &entry.accountable {
+            let records = self.accountable.entry(p.as_str().into()).or_default();
             if records.last() != Some(&record) {
                 records.push(record);
             }
@@ -419,18 +427,27 @@ impl AuditIndex {
         .collect()
     }
 
-    /// The `audit_record` rows concerning `patient` recorded in `[from_ms, to_ms]`, oldest
-    /// first, at most `limit`.
-    pub fn records_for(&self, patient: &str, from_ms: i64, to_ms: i64, limit: usize) -> Vec<i64> {
-        self.patients
+    /// The `audit_record` rows recorded in `[from_ms, to_ms]` that an accounting of
+    /// `patient`'s disclosures may list, oldest first; `None` when there are more than
+    /// `limit` (a part of an accounting would look like all of it).
+    pub fn records_for(
+        &self,
+        patient: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Option<Vec<i64>> {
+        let seqs: Vec<i64> = self
+            .accountable
             .get(patient)
             .into_iter()
             .flatten()
             .filter_map(|r| self.records.get(*r as usize))
             .filter(|r| (from_ms..=to_ms).contains(&r.recorded_ms))
             .map(|r| r.seq)
-            .take(limit)
-            .collect()
+            .take(limit.saturating_add(1))
+            .collect();
+        (seqs.len() <= limit).then_some(seqs)
     }
 }
 
