@@ -416,3 +416,51 @@ async fn keys_persist_in_a_private_file() {
     assert!(AuthzState::new(config, Arc::new(MemoryAudit::new())).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_dynamically_registered_redirect_uri_gets_no_error_redirect() {
+    // RFC 9700 §4.11.2: anyone may register any https redirect URI here, so an authorization
+    // request made to fail on purpose (a scope it may not have, an unknown launch) would turn
+    // this server into an open redirector to it. Errors before the user has seen the app are
+    // shown, not redirected, for such clients; operator-registered ones still get the redirect.
+    let server = TestServer::new();
+    let evil = "https://evil.example/landing";
+    let r = server
+        .send(
+            axum::http::Request::post("/auth/register")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(
+                    json!({"redirect_uris": [evil], "scope": "patient/*.rs"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let client_id = r.json()["client_id"].as_str().unwrap().to_owned();
+    for (scope, extra) in [
+        ("user/*.rs", None),
+        ("patient/*.rs", Some(("prompt", "none"))),
+        ("patient/*.rs", Some(("launch", "unknown"))),
+    ] {
+        let (_, challenge) = pkce();
+        let mut request = AuthRequest::new(&client_id, evil, scope, challenge);
+        request.extra.extend(extra.map(|(k, v)| (k, v.to_owned())));
+        let r = server.get(&request.url(), None).await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{extra:?}: {}",
+            r.location()
+        );
+        assert!(r.header("location").is_none(), "{extra:?}");
+    }
+    let (_, challenge) = pkce();
+    let mut request = AuthRequest::new(PUBLIC_APP, PUBLIC_REDIRECT, "patient/*.rs", challenge);
+    request.extra.push(("prompt", "none".to_owned()));
+    let r = server.get(&request.url(), None).await;
+    assert!(
+        r.location().starts_with(PUBLIC_REDIRECT),
+        "{}",
+        r.location()
+    );
+}

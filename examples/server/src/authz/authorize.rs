@@ -140,9 +140,20 @@ impl AuthzState {
 
     /// A refusal shown to the user (the app cannot be trusted with a redirect).
     pub(crate) fn authorize_page_error(&self, client_id: Option<&str>, message: &str) -> Response {
+        self.refusal_page(client_id, "invalid_client_or_redirect_uri", message)
+    }
+
+    /// An OAuth error shown to the user instead of sent to a redirect URI this server does not
+    /// vouch for.
+    fn authorize_error_shown(&self, client_id: &str, error: &'static str) -> Response {
+        let message = format!("The app's request was refused ({error}). Return to the app.");
+        self.refusal_page(Some(client_id), error, &message)
+    }
+
+    fn refusal_page(&self, client_id: Option<&str>, reason: &str, message: &str) -> Response {
         let mut event = AuthzEvent::new(self.now(), AuthzEventKind::Authorize, false);
         event.client_id = client_id.map(str::to_owned);
-        event.reason = Some("invalid_client_or_redirect_uri".into());
+        event.reason = Some(reason.to_owned());
         self.audit(event);
         html_page(
             StatusCode::BAD_REQUEST,
@@ -199,7 +210,13 @@ fn authorize(
     let cid = client.client_id.as_str();
     let app_state = get("state");
     let fail = |error, description| {
-        state.authorize_error(redirect_uri, app_state, cid, error, description)
+        if client.registered_dynamically {
+            // RFC 9700 §4.11.2: a redirect URI anyone could register gets no redirect before
+            // the user has seen the app, or this server is an open redirector
+            state.authorize_error_shown(cid, error)
+        } else {
+            state.authorize_error(redirect_uri, app_state, cid, error, description)
+        }
     };
     if get("response_type") != Some("code") {
         return fail("unsupported_response_type", "only response_type=code");

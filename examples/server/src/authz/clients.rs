@@ -54,6 +54,9 @@ pub struct ClientConfig {
     pub scope: String,
     /// Browser origins allowed to call the token endpoint (CORS), e.g. `http://127.0.0.1:9000`.
     pub allowed_origins: Vec<String>,
+    /// Registered through open dynamic registration: its redirect URIs are whatever anyone
+    /// asked for, so the authorization endpoint does not redirect errors to them unseen.
+    pub(crate) registered_dynamically: bool,
 }
 
 /// Why a client registration was refused.
@@ -104,6 +107,7 @@ impl ClientConfig {
             launch_uri: None,
             scope: scope.to_owned(),
             allowed_origins: Vec::new(),
+            registered_dynamically: false,
         }
     }
 
@@ -202,6 +206,7 @@ impl ClientConfig {
             launch_uri,
             scope: str_field("scope")?.unwrap_or_default(),
             allowed_origins,
+            registered_dynamically: false,
         })
     }
 

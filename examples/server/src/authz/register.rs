@@ -61,7 +61,7 @@ pub(crate) async fn register(
         .map(str::to_owned)
         .collect();
     meta.insert("scope".into(), json!(scopes::join(&scope)));
-    let client = match ClientConfig::from_metadata(&Value::Object(meta)) {
+    let mut client = match ClientConfig::from_metadata(&Value::Object(meta)) {
         Ok(c) => c,
         Err(ClientError::InvalidRedirectUri) => {
             return refuse(
@@ -72,6 +72,7 @@ pub(crate) async fn register(
         }
         Err(e) => return refuse(&state, "invalid_client_metadata", e),
     };
+    client.registered_dynamically = true;
     if client.redirect_uris.is_empty() {
         return refuse(
             &state,
