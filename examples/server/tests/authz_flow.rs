@@ -268,6 +268,21 @@ async fn ehr_simulator_redirects_to_the_app_launch_url() {
     );
     assert_eq!(query_param(&location, "iss").as_deref(), Some(FHIR));
     assert!(query_param(&location, "launch").is_some());
+    // Only the EHR page itself starts launches: a form posted from another page would send
+    // the browser to any launch URL (open registration takes any) with a fresh launch.
+    let form = [("client_id", "ehr-app"), ("patient", "example")];
+    for forged in [
+        ("Origin", "https://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let r = server.post_form("/auth/launch", &form, &[forged]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{forged:?}");
+        assert!(r.header("location").is_none(), "{forged:?}");
+    }
+    let own = server
+        .post_form("/auth/launch", &form, &[("Origin", ORIGIN)])
+        .await;
+    assert!(own.location().starts_with("http://127.0.0.1:9002/launch?"));
 }
 
 #[tokio::test]

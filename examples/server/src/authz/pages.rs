@@ -493,8 +493,12 @@ pub(crate) async fn ehr_page(State(state): State<AuthzState>) -> Response {
     )
 }
 
-pub(crate) async fn ehr_launch(State(state): State<AuthzState>, body: Bytes) -> Response {
-    let Some(form) = form_pairs(&body).and_then(single_params) else {
+pub(crate) async fn ehr_launch(
+    State(state): State<AuthzState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(form) = own_form(&state, &headers, &body).and_then(single_params) else {
         return expired(&state);
     };
     let client = form.get("client_id").and_then(|id| state.client(id));
