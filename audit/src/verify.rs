@@ -182,7 +182,8 @@ pub enum ProblemKind {
         /// Why.
         error: CheckpointError,
     },
-    /// The checkpoint file is damaged before its end, or missing beside a non-empty log.
+    /// The checkpoint file is damaged before its end, or missing (no file, or no checkpoint in
+    /// it) beside a non-empty log when no anchor is given either.
     DamagedCheckpointFile,
     /// A checkpoint covers fewer records than one before it in the file. A store only appends
     /// growing sizes: a note was copied to the end (or notes were reordered), as someone
@@ -500,12 +501,17 @@ pub(crate) fn verify_scans(
             });
         }
     }
-    if cps.damaged {
+    // A store writes a checkpoint (of the empty tree) before its first record: records with
+    // no checkpoint beside them, and no anchor given, had their checkpoint file removed,
+    // emptied or cut to its header, as `FileStore::open` (which refuses them) knows.
+    // Then no record is vouched for: any of them may be the first bad one.
+    let missing = cps.last.is_none() && size > 0 && options.anchors.is_empty();
+    if cps.damaged || missing {
         problems.push(Problem {
             kind: ProblemKind::DamagedCheckpointFile,
-            first_bad_record: None,
+            first_bad_record: missing.then_some(0),
             exact: false,
-            last_possible: None,
+            last_possible: missing.then(|| size - 1),
             offset: None,
         });
     }

@@ -316,17 +316,24 @@ fn store_refuses_to_open_a_tampered_or_rolled_back_log() {
     FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
 }
 
+/// [`make_log`] with record 0 rewritten (its checksum recomputed): the path, the anchor, the
+/// rewritten log's bytes and the checkpoint file's.
+fn rewritten_first_record(dir: &Path) -> (PathBuf, SignedCheckpoint, Vec<u8>, Vec<u8>) {
+    let (path, anchor) = make_log(dir);
+    let mut fr = records(&std::fs::read(&path).unwrap());
+    fr[0].1 = record(500).to_log_bytes().unwrap();
+    let log = encode(&fr);
+    std::fs::write(&path, &log).unwrap();
+    let cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    (path, anchor, log, cps)
+}
+
 #[test]
 fn store_refuses_a_rewritten_log_beside_an_emptied_checkpoint_file() {
     // A reviewer's reproduction: rewrite record 0 (checksum recomputed), empty the checkpoint
     // file or leave only its header, restart. Taking the log would sign the forged history.
     let dir = tempfile::tempdir().unwrap();
-    let (path, anchor) = make_log(dir.path());
-    let log = std::fs::read(&path).unwrap();
-    let mut fr = records(&log);
-    fr[0].1 = record(500).to_log_bytes().unwrap();
-    std::fs::write(&path, encode(&fr)).unwrap();
-    let cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    let (path, anchor, _, cps) = rewritten_first_record(dir.path());
     for kept in [0, 8] {
         std::fs::write(checkpoint_path(&path), &cps[..kept]).unwrap();
         match FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap_err() {
@@ -338,6 +345,35 @@ fn store_refuses_a_rewritten_log_beside_an_emptied_checkpoint_file() {
     }
     // An anchor kept elsewhere catches the rewrite (somewhere in the records it covers).
     assert_eq!(first_bad(&verify(&path, Some(&anchor))), (0, false));
+}
+
+#[test]
+fn verify_reports_records_beside_a_removed_or_emptied_checkpoint_file() {
+    // What the store refuses to open, the verifier must not call OK: a rewritten record
+    // (checksum recomputed) with the checkpoint file removed, emptied or cut to its header.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _, log, cps) = rewritten_first_record(dir.path());
+    for kept in [None, Some(0), Some(8)] {
+        match kept {
+            None => std::fs::remove_file(checkpoint_path(&path)).unwrap(),
+            Some(n) => std::fs::write(checkpoint_path(&path), &cps[..n]).unwrap(),
+        }
+        let r = verify(&path, None);
+        assert!(!r.is_ok(), "checkpoint file kept {kept:?}: {r}");
+        assert_eq!(
+            r.first_problem().unwrap().kind,
+            ProblemKind::DamagedCheckpointFile,
+            "{r}"
+        );
+        let r = fhir_audit::verify_log(&log, &cps[..kept.unwrap_or(0)], &Default::default());
+        assert!(
+            !r.is_ok(),
+            "verify_log, checkpoint bytes kept {kept:?}: {r}"
+        );
+    }
+    // An empty log needs no checkpoint.
+    std::fs::write(&path, fhir_audit::frame::LOG_MAGIC).unwrap();
+    assert!(verify(&path, None).is_ok());
 }
 
 #[test]
