@@ -487,6 +487,12 @@ async fn token_endpoint_refuses_bad_clients_and_grant_types() {
         confidential_without_secret.json()["error"],
         "invalid_client"
     );
+    // RFC 9110 §15.5.2: a 401 names how to authenticate, whichever method the client tried
+    for r in [&wrong_secret, &confidential_without_secret] {
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        let challenge = r.header("www-authenticate").unwrap_or_default();
+        assert!(challenge.starts_with("Basic "), "{challenge:?}");
+    }
     let json_body = server
         .send(
             axum::http::Request::post("/auth/token")

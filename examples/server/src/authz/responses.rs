@@ -11,7 +11,8 @@ pub(crate) struct OAuthError {
     pub status: StatusCode,
     pub error: &'static str,
     pub description: &'static str,
-    /// Add `WWW-Authenticate: Basic` (the client tried HTTP Basic authentication).
+    /// Add `WWW-Authenticate: Basic` (every 401 `invalid_client`: RFC 9110 §15.5.2 wants a
+    /// challenge on a 401, RFC 6749 §5.2 when the client tried HTTP Basic).
     pub basic_challenge: bool,
     /// Seconds for `Retry-After` (rate limiting).
     pub retry_after: Option<u64>,
@@ -37,11 +38,13 @@ impl OAuthError {
     }
 
     pub const fn invalid_client() -> Self {
-        Self::new(
+        let mut e = Self::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "client authentication failed",
-        )
+        );
+        e.basic_challenge = true;
+        e
     }
 
     pub const fn invalid_scope(description: &'static str) -> Self {

@@ -56,11 +56,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), OAu
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let bad = || {
-        let mut e = OAuthError::invalid_client();
-        e.basic_challenge = true;
-        e
-    };
+    let bad = OAuthError::invalid_client;
     let decoded = STANDARD.decode(rest.trim()).ok();
     let text = decoded.and_then(|d| String::from_utf8(d).ok());
     let Some((id, secret)) = text.as_deref().and_then(|t| t.split_once(':')) else {
@@ -155,11 +151,7 @@ pub(crate) fn authenticate_client(
         if param(params, "client_id").is_some_and(|c| c != id) {
             return Err(OAuthError::invalid_request("client_id mismatch"));
         }
-        return secret_client(&id, &secret).ok_or_else(|| {
-            let mut e = OAuthError::invalid_client();
-            e.basic_challenge = true;
-            e
-        });
+        return secret_client(&id, &secret).ok_or_else(OAuthError::invalid_client);
     }
     if let Some(secret) = post_secret {
         let id = param(params, "client_id").ok_or(OAuthError::invalid_client())?;
