@@ -8,7 +8,7 @@ use super::error::{ErrorKind, ParseError};
 use super::ParseOptions;
 use crate::ResourceType;
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// One open object on the path: the key being read and, for arrays, the item index.
 struct Seg<'a> {
@@ -31,6 +31,13 @@ pub(crate) struct Parser<'a> {
     root: Option<ResourceType>,
     /// A contained resource is being read (dom-2: it may hold no resources).
     in_contained: bool,
+    /// The `resourceType` of objects a pre-scan skipped over, by the offset of their `{`, so a
+    /// nested resource is not scanned again: with `resourceType` last at every level, each
+    /// level's scan would re-read all levels below it (work of input size times depth).
+    scanned_types: HashMap<usize, Cow<'a, str>>,
+    /// Bytes read by `resourceType` pre-scans, for the test that they stay linear.
+    #[cfg(test)]
+    pub(crate) scanned_bytes: usize,
 }
 
 type Result<T> = std::result::Result<T, ParseError>;
@@ -64,6 +71,9 @@ impl<'a> Parser<'a> {
             path: Vec::new(),
             root: None,
             in_contained: false,
+            scanned_types: HashMap::new(),
+            #[cfg(test)]
+            scanned_bytes: 0,
         };
         if input.len() > opts.max_input_len {
             return Err(p.err(
@@ -504,6 +514,7 @@ impl<'a> Parser<'a> {
     fn skip(&mut self, unique_keys: bool) -> Result<()> {
         match self.peek() {
             Some(b'{') => {
+                let object = self.pos;
                 self.enter()?;
                 self.pos += 1;
                 if self.peek() == Some(b'}') {
@@ -517,6 +528,7 @@ impl<'a> Parser<'a> {
                         return Err(self.syntax("a key"));
                     }
                     let key = self.string_raw()?;
+                    let is_type = key == "resourceType";
                     if keys.as_mut().is_some_and(|k| !k.insert(key)) {
                         return Err(
                             self.err(ErrorKind::DuplicateKey, "key appears twice in one object")
@@ -526,7 +538,13 @@ impl<'a> Parser<'a> {
                         return Err(self.syntax("':'"));
                     }
                     self.pos += 1;
-                    self.skip(unique_keys)?;
+                    if is_type && self.peek() == Some(b'"') {
+                        // The first one, as a scan of this object would find it.
+                        let name = self.string_raw()?;
+                        self.scanned_types.entry(object).or_insert(name);
+                    } else {
+                        self.skip(unique_keys)?;
+                    }
                     match self.peek() {
                         Some(b',') => self.pos += 1,
                         Some(b'}') => break,
@@ -573,11 +591,21 @@ impl<'a> Parser<'a> {
     /// Finds the `resourceType` of the object that starts next, wherever it sits among the keys,
     /// without consuming anything.
     pub(crate) fn peek_resource_type(&mut self) -> Result<ResourceType> {
+        self.ws();
         let (start, depth) = (self.pos, self.depth);
-        let found = self.scan_resource_type();
-        self.pos = start;
-        self.depth = depth;
-        let name = found?;
+        let name = match self.scanned_types.remove(&start) {
+            Some(name) => name,
+            None => {
+                let found = self.scan_resource_type();
+                #[cfg(test)]
+                {
+                    self.scanned_bytes += self.pos - start;
+                }
+                self.pos = start;
+                self.depth = depth;
+                found?
+            }
+        };
         let ty = ResourceType::from_name(&name).ok_or_else(|| {
             self.err(
                 ErrorKind::UnknownResourceType,
@@ -741,3 +769,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "parser_tests.rs"]
+mod tests;
