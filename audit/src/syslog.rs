@@ -119,44 +119,72 @@ pub type Render = dyn Fn(&AuditRecord) -> Vec<u8> + Send + Sync;
 
 /// A sink writing octet-counted RFC 5424 messages to a stream the host opened (typically TLS
 /// to port 6514). Written and flushed is all it can promise: receipts say [`Ack::Buffered`].
+/// After a failed write it refuses every record (the stream may end in part of a frame).
 pub struct SyslogSink<W: Write + Send> {
-    out: Mutex<W>,
+    out: Mutex<Stream<W>>,
     formatter: SyslogFormatter,
-    render: Box<Render>,
+    message: Message,
+}
+
+/// The stream, and whether a failed write may have left part of a frame on it.
+struct Stream<W> {
+    out: W,
+    broken: bool,
+}
+
+/// What a sink sends as each record's MSG.
+enum Message {
+    /// The record's canonical JSON; a record that has none is refused, not sent empty.
+    Canonical,
+    /// What the host's function makes of it.
+    Rendered(Box<Render>),
 }
 
 impl<W: Write + Send> SyslogSink<W> {
-    /// A sink sending each record's canonical JSON.
+    /// A sink sending each record's canonical JSON (a record too large to have one is refused
+    /// with [`StoreError::Record`]).
     pub fn new(out: W, formatter: SyslogFormatter) -> Self {
-        Self::with_render(
-            out,
+        Self {
+            out: Mutex::new(Stream { out, broken: false }),
             formatter,
-            Box::new(|r| r.to_log_bytes().unwrap_or_default()),
-        )
+            message: Message::Canonical,
+        }
     }
 
     /// A sink sending `render(record)`, e.g. the record's FHIR AuditEvent JSON.
     pub fn with_render(out: W, formatter: SyslogFormatter, render: Box<Render>) -> Self {
         Self {
-            out: Mutex::new(out),
+            out: Mutex::new(Stream { out, broken: false }),
             formatter,
-            render,
+            message: Message::Rendered(render),
         }
     }
 
     /// Gives back the stream.
     pub fn into_inner(self) -> W {
-        self.out.into_inner().unwrap_or_else(|e| e.into_inner())
+        self.out.into_inner().unwrap_or_else(|e| e.into_inner()).out
     }
 }
 
 impl<W: Write + Send> AuditSink for SyslogSink<W> {
     fn record(&self, record: &AuditRecord, _ack: Ack) -> Result<Receipt, StoreError> {
-        let msg = (self.render)(record);
+        let msg = match &self.message {
+            Message::Canonical => record.to_log_bytes()?,
+            Message::Rendered(render) => render(record),
+        };
         let framed = octet_frame(&self.formatter.format(record.recorded, &msg));
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        out.write_all(&framed)?;
-        out.flush()?;
+        let mut stream = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        // Octet counting cannot resynchronise: after part of a frame, the receiver would
+        // read the next record as the rest of it. The host opens a new stream and sink.
+        if stream.broken {
+            return Err(StoreError::Io(
+                "syslog stream failed earlier and may hold part of a frame".into(),
+            ));
+        }
+        stream.broken = true;
+        stream.out.write_all(&framed)?;
+        stream.out.flush()?;
+        stream.broken = false;
         Ok(Receipt {
             index: None,
             leaf: None,
@@ -221,6 +249,73 @@ mod tests {
             .msgid(&"m".repeat(33))
             .is_err());
         assert!(SyslogFormatter::new("h\u{e9}", "a", "-").is_err());
+    }
+
+    #[test]
+    fn a_record_the_sink_cannot_encode_is_refused_not_sent_empty() {
+        let sink = SyslogSink::new(Vec::new(), SyslogFormatter::new("h", "a", "-").unwrap());
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let huge = AuditRecord::new(t, crate::Event::Login)
+            .query_description("x".repeat(crate::model::MAX_RECORD_LEN));
+        assert!(matches!(
+            sink.record(&huge, Ack::Buffered),
+            Err(StoreError::Record(crate::model::RecordError::TooLarge))
+        ));
+        assert!(sink.into_inner().is_empty(), "nothing sent in its place");
+    }
+
+    /// A stream that takes `room` bytes, then fails one write, then takes everything.
+    struct Hiccup {
+        written: Vec<u8>,
+        room: usize,
+        failed: bool,
+    }
+
+    impl Write for Hiccup {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if !self.failed && self.written.len() + buf.len() > self.room {
+                let n = self.room - self.written.len();
+                if n == 0 {
+                    self.failed = true;
+                    return Err(std::io::ErrorKind::WouldBlock.into());
+                }
+                self.written.extend_from_slice(&buf[..n]);
+                return Ok(n);
+            }
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn after_a_frame_is_cut_short_no_record_is_taken() {
+        // Half a frame is on the wire: the receiver would read the next record's bytes as
+        // the rest of it, so a record written after it would be lost though acknowledged.
+        let hiccup = Hiccup {
+            written: Vec::new(),
+            room: 10,
+            failed: false,
+        };
+        let sink = SyslogSink::new(hiccup, SyslogFormatter::new("h", "a", "-").unwrap());
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let r = AuditRecord::new(t, crate::Event::Login);
+        assert!(matches!(
+            sink.record(&r, Ack::Buffered),
+            Err(StoreError::Io(_))
+        ));
+        assert!(matches!(
+            sink.record(&r, Ack::Buffered),
+            Err(StoreError::Io(_))
+        ));
+        assert_eq!(
+            sink.into_inner().written.len(),
+            10,
+            "nothing after the cut frame"
+        );
     }
 
     #[test]
