@@ -9,6 +9,12 @@
 //! the inner service answered. Put an [`AuditFacts`] in the response's extensions to name what
 //! was returned and whose data it was, and a [`RequestInfo`] in the request's (from an outer
 //! layer that knows the peer address and the request id) to record those.
+//!
+//! Audit records go to a hook. [`SecureFhirLayer::new`] hands them over and moves on (the hook
+//! buffers them); [`SecureFhirLayer::durable`] awaits the hook's future before the response
+//! leaves, and answers a 500 instead of the service's response when the record could not be
+//! kept: audit.md §8.6's fail-closed policy for disclosures. Refusals disclose nothing and are
+//! answered whatever the hook says.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,24 +32,90 @@ use crate::{Authorized, Rejection, SecureFhir};
 
 /// The current time, supplied by the host (the library reads no clock).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-/// Where the layer sends audit records.
+/// Where the layer sends audit records, without waiting ([`SecureFhirLayer::new`]).
 pub type AuditHook = Arc<dyn Fn(fhir_audit::AuditRecord) + Send + Sync>;
+/// Why an audit record could not be kept.
+pub type AuditError = Box<dyn std::error::Error + Send + Sync>;
+/// Resolves once an audit record is kept (for a file log: durable), or with why not.
+pub type AuditFuture = Pin<Box<dyn Future<Output = Result<(), AuditError>> + Send>>;
+/// Where the layer sends audit records and learns they are kept
+/// ([`SecureFhirLayer::durable`]).
+pub type DurableAuditHook = Arc<dyn Fn(fhir_audit::AuditRecord) -> AuditFuture + Send + Sync>;
+
+#[derive(Clone)]
+enum Audit {
+    Buffered(AuditHook),
+    Durable(DurableAuditHook),
+}
+
+impl Audit {
+    /// Hands `record` over; `Err` when a durable hook could not keep it.
+    async fn record(&self, record: fhir_audit::AuditRecord) -> Result<(), AuditError> {
+        match self {
+            Audit::Buffered(hook) => {
+                hook(record);
+                Ok(())
+            }
+            Audit::Durable(hook) => hook(record).await,
+        }
+    }
+}
 
 /// Wraps services with [`SecureFhirService`].
 #[derive(Clone)]
 pub struct SecureFhirLayer {
     facade: Arc<SecureFhir>,
     clock: Clock,
-    audit: AuditHook,
+    audit: Audit,
 }
 
 impl SecureFhirLayer {
-    /// A layer deciding with `facade`, reading time from `clock`, auditing into `audit`.
+    /// A layer deciding with `facade`, reading time from `clock`, handing each audit record to
+    /// `audit` without waiting for it to be kept.
     pub fn new(facade: Arc<SecureFhir>, clock: Clock, audit: AuditHook) -> SecureFhirLayer {
         SecureFhirLayer {
             facade,
             clock,
-            audit,
+            audit: Audit::Buffered(audit),
+        }
+    }
+
+    /// A layer that awaits `audit`'s future for each record before the response leaves. When
+    /// it fails, an allowed request is answered `500` with an OperationOutcome instead of the
+    /// service's response, which is dropped (what it disclosed is not sent unrecorded; a
+    /// write the service made stays made, as after any failure past the commit); a refusal
+    /// is answered as it was.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use secure_fhir::SecureFhir;
+    /// # use smart_auth::decision::DecisionPolicy;
+    /// # let issuer = smart_auth::testing::TestIssuer::new("https://as.example", "https://fhir.example/fhir");
+    /// # let facade = Arc::new(SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir"));
+    /// use secure_fhir::layer::{AuditFuture, SecureFhirLayer};
+    /// use secure_fhir::fhir_audit::store::{Ack, MemoryStore};
+    ///
+    /// // A file log (`fhir_audit::store::file::FileStore`) would resolve once its group commit
+    /// // made the record durable: `store.submit(&record)?.until(Ack::Durable)`.
+    /// let log = Arc::new(MemoryStore::new());
+    /// let layer = SecureFhirLayer::durable(
+    ///     facade,
+    ///     Arc::new(chrono::Utc::now),
+    ///     Arc::new(move |record| -> AuditFuture {
+    ///         let kept = log.append(&record).map(|_| ()).map_err(Into::into);
+    ///         Box::pin(async move { kept })
+    ///     }),
+    /// );
+    /// ```
+    pub fn durable(
+        facade: Arc<SecureFhir>,
+        clock: Clock,
+        audit: DurableAuditHook,
+    ) -> SecureFhirLayer {
+        SecureFhirLayer {
+            facade,
+            clock,
+            audit: Audit::Durable(audit),
         }
     }
 }
@@ -106,7 +178,7 @@ where
             let head = match layer.facade.authorize_head(&parts, UnixTime::from(now)) {
                 Ok(c) => c,
                 Err(rejected) => {
-                    (layer.audit)(rejected.audit_record(now, &parts, &[], &info));
+                    refused(&layer, rejected.audit_record(now, &parts, &[], &info)).await;
                     return Ok(rejected.to_response().map(R::from));
                 }
             };
@@ -133,7 +205,7 @@ where
                     // Audited like every refusal, naming the caller.
                     let now = (layer.clock)();
                     let rejected = head.refused(rejection);
-                    (layer.audit)(rejected.audit_record(now, &parts, &[], &info));
+                    refused(&layer, rejected.audit_record(now, &parts, &[], &info)).await;
                     return Ok(rejected.to_response().map(R::from));
                 }
             };
@@ -142,7 +214,7 @@ where
             let authorized: Authorized = match decided {
                 Ok(a) => a,
                 Err(rejected) => {
-                    (layer.audit)(rejected.audit_record(now, &parts, &bytes, &info));
+                    refused(&layer, rejected.audit_record(now, &parts, &bytes, &info)).await;
                     return Ok(rejected.to_response().map(R::from));
                 }
             };
@@ -160,8 +232,25 @@ where
                 response.status(),
                 facts,
             );
-            (layer.audit)(record);
-            Ok(response)
+            match layer.audit.record(record).await {
+                Ok(()) => Ok(response),
+                // Fail closed: what the service answered is not sent unrecorded.
+                Err(_) => Ok(audit_unavailable().map(R::from)),
+            }
         })
     }
+}
+
+/// Hands a refusal's record over. Its failure changes nothing: a refusal discloses nothing.
+async fn refused(layer: &SecureFhirLayer, record: fhir_audit::AuditRecord) {
+    let _ = layer.audit.record(record).await;
+}
+
+/// The answer to an allowed request whose audit record could not be kept.
+fn audit_unavailable() -> http::Response<Vec<u8>> {
+    crate::response::error(
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        crate::response::IssueCode::Processing,
+        "The request could not be recorded",
+    )
 }

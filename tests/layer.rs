@@ -267,3 +267,83 @@ async fn a_request_refused_by_its_head_is_refused_before_its_body_is_read() {
         "naming the caller whose credential is valid"
     );
 }
+
+/// A durable layer whose hook keeps records in `records` while `keeps` says so; each kept
+/// record is pushed only when its future is polled (after a yield), so a record in the list
+/// shows the layer awaited the future before answering.
+fn durable_layer(keeps: bool) -> (TestIssuer, SecureFhirLayer, Records) {
+    use secure_fhir::layer::AuditFuture;
+    let issuer = TestIssuer::new("https://auth.example.org", "https://fhir.example.org/fhir");
+    let facade = SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir");
+    let records = Records::default();
+    let sink = Arc::clone(&records);
+    let layer = SecureFhirLayer::durable(
+        Arc::new(facade),
+        Arc::new(|| chrono::Utc.timestamp_opt(NOW, 0).unwrap()),
+        Arc::new(move |record| -> AuditFuture {
+            let sink = Arc::clone(&sink);
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                if !keeps {
+                    return Err("the audit log is full".into());
+                }
+                sink.lock().unwrap().push(record);
+                Ok(())
+            })
+        }),
+    );
+    (issuer, layer, records)
+}
+
+/// The service of the durable tests: answers a resource.
+async fn answers_a_resource(
+    _req: Request<Full<Bytes>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = br#"{"resourceType":"Observation","id":"o-1","status":"final"}"#;
+    Ok(Response::new(Full::new(Bytes::from_static(body))))
+}
+
+/// A `system/` read of the resource [`answers_a_resource`] answers.
+fn read_o1(issuer: &TestIssuer) -> Request<Full<Bytes>> {
+    let scope = "system/Observation.rs";
+    request(
+        issuer,
+        http::Method::GET,
+        "/fhir/Observation/o-1",
+        scope,
+        Vec::new(),
+    )
+}
+
+#[tokio::test]
+async fn a_durable_layer_answers_once_the_record_is_kept() {
+    let (issuer, layer, records) = durable_layer(true);
+    let service = layer.layer(service_fn(answers_a_resource));
+    let req = read_o1(&issuer);
+    let ok = service.oneshot(req).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(records.lock().unwrap().len(), 1, "kept before the answer");
+}
+
+/// audit.md §8.6: a disclosure whose record cannot be kept is not sent; a refusal still is.
+#[tokio::test]
+async fn a_durable_layer_fails_closed_when_the_record_cannot_be_kept() {
+    use http_body_util::BodyExt;
+    let (issuer, layer, _) = durable_layer(false);
+    let service = layer.layer(service_fn(answers_a_resource));
+    let req = read_o1(&issuer);
+    let failed = service.clone().oneshot(req).await.unwrap();
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = failed.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("OperationOutcome") && !text.contains("o-1"),
+        "{text}"
+    );
+
+    let anonymous = Request::get("/fhir/Observation/o-1")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let refused = service.oneshot(anonymous).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}

@@ -32,7 +32,8 @@ use axum::routing::get;
 use axum::Router;
 use secure_fhir::audit::RequestInfo;
 use secure_fhir::fhir_audit::render::{self, RenderConfig};
-use secure_fhir::layer::SecureFhirLayer;
+use secure_fhir::fhir_audit::AuditRecord;
+use secure_fhir::layer::{AuditFuture, SecureFhirLayer};
 use secure_fhir::smart_auth::decision::DecisionPolicy;
 use secure_fhir::smart_auth::jwks::JwkSet;
 use secure_fhir::smart_auth::time::CacheTtl;
@@ -152,9 +153,10 @@ async fn run(args: Args) -> Result<(), String> {
     let policy = DecisionPolicy::default().with_base_url(base.clone());
     let facade = Arc::new(SecureFhir::new(validator, policy, "/fhir"));
 
-    // Every request's record, rendered as BALP AuditEvents, goes to the events file. (The
-    // layer hands records over after the response is made, so it cannot hold a response until
-    // its record is durable; secure-fhir-server does, with its tamper-evident file log.)
+    // Every request's record, rendered as BALP AuditEvents, is written to the events file
+    // before the response leaves; a response whose events cannot be written is not sent (a
+    // 500 instead: fail closed). Written and flushed, not fsynced: fhir-audit's FileStore is
+    // the durable, tamper-evident log (secure-fhir-server uses it).
     let events: Box<dyn Write + Send> = match &args.audit_events {
         Some(file) => Box::new(
             OpenOptions::new()
@@ -167,17 +169,18 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let events = Mutex::new(events);
     let render = RenderConfig::new(base.clone()).server_address(addr.ip().to_string());
-    let audit = Arc::new(move |record: secure_fhir::fhir_audit::AuditRecord| {
+    let audit = move |record: AuditRecord| -> AuditFuture {
         let mut out = events.lock().unwrap_or_else(|p| p.into_inner());
         let written = render::to_r4_json(&record, &render)
             .iter()
             .try_for_each(|event| out.write_all(event).and_then(|()| out.write_all(b"\n")))
             .and_then(|()| out.flush());
-        if let Err(e) = written {
+        if let Err(e) = &written {
             eprintln!("secure-fhir-minimal: AuditEvent not written: {e}");
         }
-    });
-    let layer = SecureFhirLayer::new(facade, Arc::new(chrono::Utc::now), audit);
+        Box::pin(std::future::ready(written.map_err(Into::into)))
+    };
+    let layer = SecureFhirLayer::durable(facade, Arc::new(chrono::Utc::now), Arc::new(audit));
 
     let metadata = capability_statement(&base, &store.types());
     let fhir = Arc::new(Fhir {

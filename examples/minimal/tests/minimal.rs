@@ -40,7 +40,7 @@ impl Server {
         let mut banner = Vec::new();
         // The banner ends with an empty line after the example requests, or with the base.
         while let Some(Ok(line)) = lines.next() {
-            let done = line.starts_with("FHIR base: ") && !extra.is_empty()
+            let done = line.starts_with("FHIR base: ") && extra.contains(&"--issuer")
                 || line.contains("Observation?patient=pat-2");
             banner.push(line);
             if done {
@@ -374,4 +374,21 @@ impl WithoutDate for String {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// audit.md §8.6: a read whose AuditEvent cannot be written is not answered (500, the resource
+/// withheld); a refusal, which discloses nothing, still is.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_whose_audit_event_cannot_be_written_is_not_answered() {
+    let server = Server::start("full", &["--audit-events", "/dev/full"]);
+    let patient = server.printed("PATIENT_TOKEN");
+    let (status, _, body) = server.call("GET", "Patient/example", Some(&patient));
+    assert_eq!(status, 500);
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("OperationOutcome") && !text.contains("\"example\""),
+        "{text}"
+    );
+    assert_eq!(server.call("GET", "Patient/example", None).0, 401);
 }
