@@ -146,6 +146,24 @@ const REJECTED: &[(&str, &str, ErrorKind, &str)] = &[
         "Patient.birthDate",
     ),
     (
+        "date: a day its month does not have",
+        r#"{"resourceType":"Patient","birthDate":"2021-02-29"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.birthDate",
+    ),
+    (
+        "dateTime: a day its month does not have",
+        r#"{"resourceType":"Patient","deceasedDateTime":"2021-04-31T10:00:00Z"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.deceasedDateTime",
+    ),
+    (
+        "instant: a day its month does not have",
+        r#"{"resourceType":"Patient","meta":{"lastUpdated":"2021-02-30T10:00:00Z"}}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.meta.lastUpdated",
+    ),
+    (
         "date: with a time",
         r#"{"resourceType":"Patient","birthDate":"2000-01-01T00:00:00Z"}"#,
         ErrorKind::InvalidPrimitive,

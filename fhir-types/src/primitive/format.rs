@@ -154,13 +154,39 @@ fn day(b: &[u8]) -> bool {
     num2(b, 31) && b != b"00"
 }
 
-/// `date`: `YYYY(-MM(-DD)?)?`.
+/// The value of a run of ASCII digits.
+fn number(b: &[u8]) -> u32 {
+    b.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0'))
+}
+
+/// Whether day `dd` exists in month `mm` of year `yyyy` (all already lexically valid): R4's
+/// regex allows `2021-02-30`, but its prose says "Dates SHALL be valid dates".
+fn day_exists(yyyy: &[u8], mm: &[u8], dd: &[u8]) -> bool {
+    let (year, day) = (number(yyyy), number(dd));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match number(mm) {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    day <= days
+}
+
+/// `date`: `YYYY(-MM(-DD)?)?`, and a day that exists in its month.
 pub(crate) fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
     match b.len() {
         4 => year(b),
         7 => year(&b[..4]) && b[4] == b'-' && month(&b[5..7]),
-        10 => year(&b[..4]) && b[4] == b'-' && month(&b[5..7]) && b[7] == b'-' && day(&b[8..10]),
+        10 => {
+            year(&b[..4])
+                && b[4] == b'-'
+                && month(&b[5..7])
+                && b[7] == b'-'
+                && day(&b[8..10])
+                && day_exists(&b[..4], &b[5..7], &b[8..10])
+        }
         _ => false,
     }
 }
@@ -241,9 +267,24 @@ mod tests {
             "2020-1-01",
             "2020-01-32",
             "2020-01-01T00:00:00Z",
+            "2021-02-29",
+            "2020-02-30",
+            "1900-02-29",
+            "2021-04-31",
+            "2021-11-31",
         ] {
             assert!(!is_date(bad), "{bad}");
         }
+        for ok in [
+            "2000-02-29",
+            "2024-02-29",
+            "2021-02-28",
+            "2021-04-30",
+            "2021-12-31",
+        ] {
+            assert!(is_date(ok), "{ok}");
+        }
+        assert!(!is_date_time("2021-02-29T10:00:00Z") && !is_instant("2021-06-31T10:00:00Z"));
         assert!(is_date_time("2015-02-07T13:28:17.239+02:00"));
         assert!(is_date_time("2015-02-07T13:28:17Z"));
         assert!(!is_date_time("2015-02-07T13:28:17"), "time needs a zone");
