@@ -5,7 +5,10 @@
 //! The builder refuses what the specification forbids: relative or non-HTTP(S) endpoint URLs,
 //! capabilities outside the published set that are not full URIs, scopes the crate would not
 //! grant, a missing `authorization_endpoint` for launch capabilities, a missing `issuer`/`jwks_uri`
-//! with `sso-openid-connect`. PKCE is always `S256` only.
+//! with `sso-openid-connect`, a client-assertion signing algorithm that is `none`, an HMAC or
+//! unknown (and, with `client-confidential-asymmetric`, a list without RS384 or ES384), the
+//! `password` or `implicit` grant, and launch capabilities without `authorization_code`. PKCE is
+//! always `S256` only.
 //!
 //! ```
 //! use smart_auth::discovery::SmartConfiguration;
@@ -23,6 +26,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::jose::Algorithm;
 use crate::scope::ScopeSet;
 
 /// The capability strings SMART App Launch 2.2 defines.
@@ -65,6 +69,14 @@ pub enum DiscoveryError {
     /// A field required by the listed capabilities is missing.
     #[error("missing {0}")]
     Missing(&'static str),
+    /// A client-assertion signing algorithm that is not an asymmetric JWS algorithm (`none`, an
+    /// HMAC, an unknown name): a client signs `private_key_jwt` with its private key.
+    #[error("unsupported signing algorithm {0:?}")]
+    UnsupportedAlgorithm(String),
+    /// A grant type no SMART server should offer (`password`, RFC 9700 §2.4; `implicit`,
+    /// §2.1.2).
+    #[error("unsupported grant type {0:?}")]
+    UnsupportedGrantType(String),
 }
 
 /// The `.well-known/smart-configuration` document.
@@ -179,7 +191,9 @@ impl SmartConfigurationBuilder {
     }
 
     /// `grant_types_supported` (default: `authorization_code` when a launch capability is
-    /// listed, `client_credentials` when `client-confidential-asymmetric` is).
+    /// listed, `client_credentials` when `client-confidential-asymmetric` is). A list given
+    /// here must include `authorization_code` with a launch capability, and may not offer
+    /// `password` or `implicit`.
     pub fn grant_types<I: IntoIterator<Item = S>, S: Into<String>>(mut self, grants: I) -> Self {
         self.grant_types = grants.into_iter().map(Into::into).collect();
         self
@@ -195,7 +209,8 @@ impl SmartConfigurationBuilder {
     }
 
     /// `token_endpoint_auth_signing_alg_values_supported` (default `RS384`, `ES384` with
-    /// `client-confidential-asymmetric`).
+    /// `client-confidential-asymmetric`): asymmetric JWS algorithms only, including RS384 or
+    /// ES384 with that capability (SMART `client-confidential-asymmetric`).
     pub fn signing_algs<I: IntoIterator<Item = S>, S: Into<String>>(mut self, algs: I) -> Self {
         self.signing_algs = algs.into_iter().map(Into::into).collect();
         self
@@ -226,17 +241,41 @@ impl SmartConfigurationBuilder {
                 .find(|(k, _)| *k == n)
                 .map(|(_, v)| v.clone())
         };
-        if (has("launch-ehr") || has("launch-standalone"))
-            && url("authorization_endpoint").is_none()
-        {
+        let launches = has("launch-ehr") || has("launch-standalone");
+        if launches && url("authorization_endpoint").is_none() {
             return Err(DiscoveryError::Missing("authorization_endpoint"));
         }
         if has("sso-openid-connect") && (url("issuer").is_none() || url("jwks_uri").is_none()) {
             return Err(DiscoveryError::Missing("issuer and jwks_uri"));
         }
+        for alg in &self.signing_algs {
+            if Algorithm::from_name(alg).map_or(true, Algorithm::is_symmetric) {
+                return Err(DiscoveryError::UnsupportedAlgorithm(alg.clone()));
+            }
+        }
+        let smart_alg = |a: &String| a == "RS384" || a == "ES384";
+        if has("client-confidential-asymmetric")
+            && !self.signing_algs.is_empty()
+            && !self.signing_algs.iter().any(smart_alg)
+        {
+            return Err(DiscoveryError::Missing("RS384 or ES384 signing"));
+        }
+        if let Some(g) = self
+            .grant_types
+            .iter()
+            .find(|g| *g == "password" || *g == "implicit")
+        {
+            return Err(DiscoveryError::UnsupportedGrantType(g.clone()));
+        }
+        if launches
+            && !self.grant_types.is_empty()
+            && !self.grant_types.iter().any(|g| g == "authorization_code")
+        {
+            return Err(DiscoveryError::Missing("authorization_code grant"));
+        }
         let mut grants = self.grant_types.clone();
         if grants.is_empty() {
-            if has("launch-ehr") || has("launch-standalone") {
+            if launches {
                 grants.push("authorization_code".into());
             }
             if has("client-confidential-asymmetric") {
@@ -368,6 +407,35 @@ mod tests {
             scope.unwrap_err(),
             DiscoveryError::UnsupportedScope("patient/Observation.dus".into())
         );
+        // private_key_jwt is signed with the client's private key: never `none`, never HMAC
+        for alg in ["none", "HS256", "RS1", ""] {
+            let bad = base().signing_algs(["ES384", alg]).build();
+            assert_eq!(
+                bad.unwrap_err(),
+                DiscoveryError::UnsupportedAlgorithm(alg.into())
+            );
+        }
+        let asym = base()
+            .capabilities(["launch-ehr", "client-confidential-asymmetric"])
+            .signing_algs(["RS256"])
+            .build();
+        assert_eq!(
+            asym.unwrap_err(),
+            DiscoveryError::Missing("RS384 or ES384 signing")
+        );
+        // a launch needs the code grant; the password grant is never offered (RFC 9700 §2.4)
+        let grants = base().grant_types(["client_credentials"]).build();
+        assert_eq!(
+            grants.unwrap_err(),
+            DiscoveryError::Missing("authorization_code grant")
+        );
+        for grant in ["password", "implicit"] {
+            let bad = base().grant_types(["authorization_code", grant]).build();
+            assert_eq!(
+                bad.unwrap_err(),
+                DiscoveryError::UnsupportedGrantType(grant.into())
+            );
+        }
         let none = SmartConfiguration::builder("https://auth.example/token").build();
         assert_eq!(
             none.unwrap_err(),
