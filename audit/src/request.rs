@@ -3,7 +3,8 @@
 //! BALP wants "exactly what was requested, including possibly malicious patterns": the bytes are
 //! kept as they came (no re-serialisation, no reordering, no charset conversion). The one
 //! exception is credentials (audit.md §2.6, §8.7): `Authorization`, `Proxy-Authorization`,
-//! `DPoP`, `Cookie` and API-key header lines, and `access_token` parameters in the request line
+//! `DPoP`, `Cookie`, API-key, session and forwarded-token header lines (see
+//! [`RawRequest::is_credential_header`]), and `access_token` parameters in the request line
 //! or a form body, are removed on construction, so a [`RawRequest`] cannot hold them.
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -13,13 +14,21 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// The most bytes of a request kept; longer requests are cut and marked truncated.
 pub const MAX_RAW_REQUEST: usize = 64 * 1024;
 
-const SECRET_HEADERS: &[&str] = &[
+/// Header names that are credentials.
+const SECRET_HEADERS: &[&str] = &["dpop"];
+/// Parts of header names that mark a credential wherever they appear: proxies and gateways
+/// forward the caller's token under names of their own (`X-Forwarded-Access-Token`,
+/// `x-amzn-oidc-data`, `X-Session-Id`, ...).
+const SECRET_HEADER_PARTS: &[&str] = &[
     "authorization",
-    "proxy-authorization",
-    "dpop",
+    "token",
+    "secret",
+    "password",
     "cookie",
-    "x-api-key",
-    "x-auth-token",
+    "session",
+    "api-key",
+    "apikey",
+    "x-amzn-oidc-",
 ];
 const FHIR_SECRET_PARAMS: &[&str] = &["access_token"];
 const TOKEN_SECRET_PARAMS: &[&str] = &[
@@ -97,6 +106,13 @@ impl RawRequest {
         Self::from_bytes(&raw)
     }
 
+    /// Whether a header named `name` is dropped as a credential: `Authorization`,
+    /// `Proxy-Authorization`, `DPoP`, `Cookie`, and any name holding `token`, `secret`,
+    /// `password`, `session`, `api-key`/`apikey` or `x-amzn-oidc-` (case-insensitive).
+    pub fn is_credential_header(name: &str) -> bool {
+        is_credential_header(name.as_bytes())
+    }
+
     /// The recorded bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
@@ -144,9 +160,7 @@ impl RawRequest {
                 .next()
                 .unwrap_or_default()
                 .trim_ascii();
-            dropping = SECRET_HEADERS
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h.as_bytes()));
+            dropping = is_credential_header(name);
             if name.eq_ignore_ascii_case(b"content-type") {
                 form_body = contains_ignore_case(content, b"application/x-www-form-urlencoded");
             }
@@ -169,6 +183,14 @@ impl RawRequest {
             truncated,
         }
     }
+}
+
+fn is_credential_header(name: &[u8]) -> bool {
+    let name = name.trim_ascii().to_ascii_lowercase();
+    SECRET_HEADERS.iter().any(|h| name == h.as_bytes())
+        || SECRET_HEADER_PARTS
+            .iter()
+            .any(|p| name.windows(p.len()).any(|w| w == p.as_bytes()))
 }
 
 fn out_len_of_first_line(raw: &[u8]) -> usize {
@@ -309,6 +331,23 @@ DPoP: SECRET6\nCookie: s=SECRET7\nAccept: a\n\n";
         let text = String::from_utf8(r.as_bytes().to_vec()).unwrap();
         assert!(!text.contains("SECRET"), "{text}");
         assert_eq!(text, "GET /Patient?name=x HTTP/1.1\nAccept: a\n\n");
+    }
+
+    #[test]
+    fn tokens_a_proxy_or_gateway_forwards_are_removed() {
+        // oauth2-proxy, AWS ALB, API gateways and session front ends pass the caller's
+        // credentials on in headers of their own; every other header stays.
+        let raw = b"GET /Patient HTTP/1.1\n\
+X-Forwarded-Access-Token: SECRET1\nX-Auth-Request-Access-Token: SECRET2\n\
+x-amzn-oidc-accesstoken: SECRET3\nX-Amzn-Oidc-Data: SECRET4\nX-Refresh-Token: SECRET5\n\
+X-Session-Id: SECRET6\nX-Client-Secret: SECRET7\nApiKey: SECRET8\nX-Id-Token: SECRET9\n\
+Accept: a\nX-Request-Id: r1\n\n";
+        let r = RawRequest::from_bytes(raw);
+        let text = String::from_utf8(r.as_bytes().to_vec()).unwrap();
+        assert_eq!(
+            text, "GET /Patient HTTP/1.1\nAccept: a\nX-Request-Id: r1\n\n",
+            "{text}"
+        );
     }
 
     #[test]
