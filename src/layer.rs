@@ -12,7 +12,7 @@
 //!
 //! Audit records go to a hook. [`SecureFhirLayer::new`] hands them over and moves on (the hook
 //! buffers them); [`SecureFhirLayer::durable`] awaits the hook's future before the response
-//! leaves, and answers a 500 instead of the service's response when the record could not be
+//! leaves, and answers a 503 instead of the service's response when the record could not be
 //! kept: audit.md §8.6's fail-closed policy for disclosures. Refusals disclose nothing and are
 //! answered whatever the hook says.
 
@@ -81,7 +81,7 @@ impl SecureFhirLayer {
     }
 
     /// A layer that awaits `audit`'s future for each record before the response leaves. When
-    /// it fails, an allowed request is answered `500` with an OperationOutcome instead of the
+    /// it fails, an allowed request is answered `503` with an OperationOutcome instead of the
     /// service's response, which is dropped (what it disclosed is not sent unrecorded; a
     /// write the service made stays made, as after any failure past the commit); a refusal
     /// is answered as it was.
@@ -249,8 +249,8 @@ async fn refused(layer: &SecureFhirLayer, record: fhir_audit::AuditRecord) {
 /// The answer to an allowed request whose audit record could not be kept.
 fn audit_unavailable() -> http::Response<Vec<u8>> {
     crate::response::error(
-        http::StatusCode::INTERNAL_SERVER_ERROR,
-        crate::response::IssueCode::Processing,
-        "The request could not be recorded",
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        crate::response::IssueCode::Exception,
+        "The request could not be audited",
     )
 }

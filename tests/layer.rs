@@ -333,7 +333,7 @@ async fn a_durable_layer_fails_closed_when_the_record_cannot_be_kept() {
     let service = layer.layer(service_fn(answers_a_resource));
     let req = read_o1(&issuer);
     let failed = service.clone().oneshot(req).await.unwrap();
-    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = failed.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&body);
     assert!(

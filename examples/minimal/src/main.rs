@@ -155,7 +155,7 @@ async fn run(args: Args) -> Result<(), String> {
 
     // Every request's record, rendered as BALP AuditEvents, is written to the events file
     // before the response leaves; a response whose events cannot be written is not sent (a
-    // 500 instead: fail closed). Written and flushed, not fsynced: fhir-audit's FileStore is
+    // 503 instead: fail closed). Written and flushed, not fsynced: fhir-audit's FileStore is
     // the durable, tamper-evident log (secure-fhir-server uses it).
     let events: Box<dyn Write + Send> = match &args.audit_events {
         Some(file) => Box::new(

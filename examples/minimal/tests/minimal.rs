@@ -376,7 +376,7 @@ impl WithoutDate for String {
     }
 }
 
-/// audit.md §8.6: a read whose AuditEvent cannot be written is not answered (500, the resource
+/// audit.md §8.6: a read whose AuditEvent cannot be written is not answered (503, the resource
 /// withheld); a refusal, which discloses nothing, still is.
 #[cfg(target_os = "linux")]
 #[test]
@@ -384,7 +384,7 @@ fn a_read_whose_audit_event_cannot_be_written_is_not_answered() {
     let server = Server::start("full", &["--audit-events", "/dev/full"]);
     let patient = server.printed("PATIENT_TOKEN");
     let (status, _, body) = server.call("GET", "Patient/example", Some(&patient));
-    assert_eq!(status, 500);
+    assert_eq!(status, 503);
     let text = String::from_utf8_lossy(&body);
     assert!(
         text.contains("OperationOutcome") && !text.contains("\"example\""),
