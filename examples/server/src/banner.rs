@@ -3,6 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
+use smart_auth::discovery::SmartConfiguration;
 
 use crate::authz::AuthzState;
 
@@ -69,19 +70,48 @@ fn pkce_verifier() -> String {
 }
 
 /// The SMART configuration served for an external issuer (`--issuer`): the conventional
-/// endpoint locations under the issuer. Deployments with other locations serve their own.
+/// endpoint locations under the issuer, checked by smart-auth's builder (no `issuer` member
+/// without `sso-openid-connect`, the assertion algorithms for `client-confidential-asymmetric`).
+/// Deployments with other locations serve their own; an issuer that is no http(s) URL gets an
+/// empty document.
 pub fn external_smart_configuration(issuer: &str) -> Value {
     let issuer = issuer.trim_end_matches('/');
-    json!({
-        "issuer": issuer,
-        "jwks_uri": format!("{issuer}/jwks"),
-        "authorization_endpoint": format!("{issuer}/authorize"),
-        "token_endpoint": format!("{issuer}/token"),
-        "grant_types_supported": ["authorization_code", "client_credentials"],
-        "code_challenge_methods_supported": ["S256"],
-        "capabilities": [
-            "launch-standalone", "client-public", "client-confidential-asymmetric",
-            "context-standalone-patient", "permission-patient", "permission-user", "permission-v2"
-        ],
-    })
+    SmartConfiguration::builder(format!("{issuer}/token"))
+        .authorization_endpoint(format!("{issuer}/authorize"))
+        .jwks_uri(format!("{issuer}/jwks"))
+        .capabilities([
+            "launch-standalone",
+            "client-public",
+            "client-confidential-asymmetric",
+            "context-standalone-patient",
+            "permission-patient",
+            "permission-user",
+            "permission-v2",
+        ])
+        .build()
+        .map_or_else(|_| json!({}), |c| c.to_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_configuration_follows_smart_conformance() {
+        let doc = external_smart_configuration("https://idp.example/oauth/");
+        assert_eq!(doc["token_endpoint"], "https://idp.example/oauth/token");
+        assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+        // `issuer` is for sso-openid-connect only, otherwise omitted (SMART 2.2 conformance)
+        let caps = doc["capabilities"].as_array().unwrap();
+        assert!(!caps.iter().any(|c| c == "sso-openid-connect"));
+        assert!(doc.get("issuer").is_none(), "{doc}");
+        // client-confidential-asymmetric names the assertion algorithms (RS384 / ES384)
+        assert!(caps.iter().any(|c| c == "client-confidential-asymmetric"));
+        let algs = &doc["token_endpoint_auth_signing_alg_values_supported"];
+        assert!(
+            algs.as_array()
+                .is_some_and(|a| a.iter().any(|v| v == "ES384")),
+            "{doc}"
+        );
+    }
 }
