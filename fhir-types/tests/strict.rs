@@ -581,3 +581,27 @@ fn reasons_are_stable_strings() {
     assert_eq!(ErrorKind::UnknownElement.to_string(), "unknown-element");
     assert_eq!(ErrorKind::NumberOutOfRange.as_str(), "number-out-of-range");
 }
+
+#[test]
+fn error_paths_quote_and_bound_keys_from_the_input() {
+    // An unknown key is input: in the path (and so in `Display`, which ends up in logs) it must
+    // neither start a new line nor make the error as large as the document.
+    let doc = "{\"resourceType\":\"Patient\",\"a\\nWARN forged line\":1}";
+    let e = json::parse_resource(doc.as_bytes()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnknownElement);
+    assert_eq!(e.path(), r#"Patient."a\nWARN forged line""#);
+    assert!(!e.to_string().contains('\n'), "{e}");
+
+    let long = format!(
+        r#"{{"resourceType":"Patient","{}":1}}"#,
+        "k".repeat(1 << 20)
+    );
+    let e = json::parse_resource(long.as_bytes()).unwrap_err();
+    assert!(e.to_string().len() < 200, "{} bytes", e.to_string().len());
+    assert!(e.path().starts_with(r#"Patient."kkk"#), "{}", e.path());
+
+    // Element names stay as they are.
+    let e = json::parse_resource(br#"{"resourceType":"Patient","name":[{"famly_2":"X"}]}"#)
+        .unwrap_err();
+    assert_eq!(e.path(), "Patient.name[0].famly_2");
+}

@@ -120,7 +120,9 @@ impl ParseError {
 
     /// The JSON path of the offending element, in FHIRPath-like form
     /// (`Bundle.entry[3].resource.contained[0].name[1].given[0]`); empty when the document is
-    /// rejected before its resource type is known.
+    /// rejected before its resource type is known. A key that cannot be an element name (not
+    /// 1 to 64 ASCII letters, digits and `_`) appears quoted and cut to a few bytes, like the
+    /// input quoted in [`detail`](Self::detail): `Patient."a\nb"`.
     pub fn path(&self) -> &str {
         &self.0.path
     }

@@ -52,6 +52,12 @@ fn snippet(bytes: &[u8]) -> String {
     }
 }
 
+/// Whether `key` could be an element name (`birthDate`, `_given`): short, ASCII letters,
+/// digits and `_`.
+fn is_element_name(key: &str) -> bool {
+    key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Whether a JSON number lies in the range of a double: neither overflows (`1e400`) nor, unless
 /// it is zero, underflows to zero (`1e-400`). Beyond that range no consumer can hold it exactly
 /// or even approximately, and big-decimal consumers may allocate by the exponent.
@@ -91,15 +97,23 @@ impl<'a> Parser<'a> {
         if let Some(root) = self.root {
             s.push_str(root.as_str());
         }
-        let segs = self.path.iter().map(|g| (&*g.key, g.index));
-        for (key, index) in segs.chain(extra) {
+        // Keys on the path come from the input; `extra` names an element (`medication[x]`).
+        let segs = self.path.iter().map(|g| (&*g.key, g.index, true));
+        let extra = extra.map(|(name, index)| (name, index, false));
+        for (key, index, from_input) in segs.chain(extra) {
             if key.is_empty() {
                 continue;
             }
             if !s.is_empty() {
                 s.push('.');
             }
-            s.push_str(key);
+            if from_input && !is_element_name(key) {
+                // No element has this key: quoted and cut, so an error's text (logged, shown)
+                // holds no control characters and stays short.
+                s.push_str(&snippet(key.as_bytes()));
+            } else {
+                s.push_str(key);
+            }
             if let Some(i) = index {
                 s.push_str(&format!("[{i}]"));
             }
