@@ -680,3 +680,34 @@ fn writer_killed_mid_append_loses_no_acknowledged_record() {
         );
     }
 }
+
+#[test]
+fn a_record_rewritten_on_disk_while_open_is_not_read_back() {
+    // Someone with write access to the file rewrites record 1 in place (same length, frame
+    // checksum recomputed): the store knows its leaf hash and must not hand out the forgery.
+    let (_dir, path, store) = anchored_log(3);
+    let log = std::fs::read(&path).unwrap();
+    let (pos, len, index, payload) = frames(&log)[1].clone();
+    let forged = String::from_utf8(payload)
+        .unwrap()
+        .replace("obs-1", "obs-9")
+        .into_bytes();
+    let mut frame = Vec::new();
+    fhir_audit::frame::encode_record(
+        index,
+        &forged,
+        &fhir_audit::merkle::leaf_hash(&forged),
+        &mut frame,
+    );
+    assert_eq!(frame.len(), len);
+    let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(pos as u64)).unwrap();
+    std::io::Write::write_all(&mut f, &frame).unwrap();
+    drop(f);
+    assert!(
+        store.read_raw(1).is_err(),
+        "the forged record was read back"
+    );
+    assert!(store.read(1).is_err());
+    assert_eq!(store.read(2).unwrap().unwrap(), record(2));
+}

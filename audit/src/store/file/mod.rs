@@ -572,7 +572,8 @@ impl FileStore {
             .consistency_proof(first, second)
     }
 
-    /// Reads the bytes of durable record `index`.
+    /// Reads the bytes of durable record `index`. A record that is no longer the one written
+    /// (its leaf hash differs from the tree's) is [`StoreError::Tampered`].
     pub fn read_raw(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(offset) = self
             .shared
@@ -600,6 +601,19 @@ impl FileStore {
             frame::decode_record(&whole).map_err(|_| StoreError::Io("damaged record".into()))?;
         if frame.index != index {
             return Err(StoreError::Io("record out of place".into()));
+        }
+        // A frame rewritten with its checksum recomputed still differs from the leaf the tree
+        // took when the record was written.
+        let leaf = self
+            .shared
+            .tree
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .leaf(index);
+        if leaf != Some(frame.leaf) {
+            let mut p = problem(ProblemKind::DamagedRecord, Some(index));
+            p.offset = Some(offset);
+            return Err(StoreError::Tampered(p));
         }
         Ok(Some(frame.payload.to_vec()))
     }
