@@ -464,3 +464,37 @@ async fn a_dynamically_registered_redirect_uri_gets_no_error_redirect() {
         r.location()
     );
 }
+
+#[tokio::test]
+async fn consent_for_a_self_registered_app_says_where_access_goes() {
+    // Open registration lets anyone call their app "Demo public app": the consent page names
+    // the site the authorization is sent to, and says a self-registered name is unverified.
+    let server = TestServer::new();
+    let evil = "https://evil.example/cb";
+    let meta = json!({"client_name": "Demo public app", "redirect_uris": [evil],
+        "scope": "patient/*.rs"});
+    let r = server
+        .send(
+            axum::http::Request::post("/auth/register")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(meta.to_string()))
+                .unwrap(),
+        )
+        .await;
+    let client_id = r.json()["client_id"].as_str().unwrap().to_owned();
+    let consent_page = |client_id: String, redirect: &'static str| {
+        let server = &server;
+        async move {
+            let (_, challenge) = pkce();
+            let request = AuthRequest::new(&client_id, redirect, "patient/*.rs", challenge);
+            let (cookie, url) = server.start_signed_in(&request, PATIENT_USER).await;
+            server.get(&url, Some(&cookie)).await.text()
+        }
+    };
+    let page = consent_page(client_id, evil).await;
+    assert!(page.contains("https://evil.example"), "{page}");
+    assert!(page.contains("not verified"), "{page}");
+    let page = consent_page(PUBLIC_APP.to_owned(), PUBLIC_REDIRECT).await;
+    assert!(page.contains("http://127.0.0.1:9000"), "{page}");
+    assert!(!page.contains("not verified"), "{page}");
+}

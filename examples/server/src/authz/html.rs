@@ -87,6 +87,10 @@ pub(crate) struct ConsentView<'a> {
     /// The patient already in context (EHR launch or a patient user).
     pub patient: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// The origin of the redirect URI: where the authorization goes.
+    pub destination: &'a str,
+    /// The app registered itself: its name is whatever it chose.
+    pub unverified: bool,
 }
 
 fn describe(scope: &str) -> String {
@@ -219,6 +223,7 @@ pub(crate) fn consent(v: &ConsentView<'_>) -> String {
         "Authorize app",
         &format!(
             r#"<h1>Allow <em>{app}</em> access?</h1>
+<p>Access is sent to <code>{destination}</code>.{unverified}</p>
 <p>Signed in as <strong>{user}</strong>. Untick anything you do not want to share.</p>
 {error}
 <form method="post" action="{action}">
@@ -231,6 +236,12 @@ pub(crate) fn consent(v: &ConsentView<'_>) -> String {
 <button type="submit" name="decision" value="deny" class="secondary" id="deny">Deny</button></p>
 </form>"#,
             app = escape(v.app),
+            destination = escape(v.destination),
+            unverified = if v.unverified {
+                " This app registered itself: its name is not verified."
+            } else {
+                ""
+            },
             user = escape(v.user),
             action = escape(v.action),
             txn = escape(v.txn),

@@ -277,9 +277,17 @@ fn render_consent(
     };
     let action = format!("{}/consent", state.issuer());
     let app = state.client_name(&pending.client_id);
+    let destination = url::Url::parse(&pending.redirect_uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| pending.redirect_uri.clone());
+    let unverified = state
+        .client(&pending.client_id)
+        .is_none_or(|c| c.registered_dynamically);
     html_page(
         status,
         html::consent(&ConsentView {
+            destination: &destination,
+            unverified,
             app: &app,
             user: &facts.display,
             action: &action,
