@@ -570,3 +570,48 @@ fn disclosure_report_renders_as_a_bundle_of_this_patients_events() {
         "{text}"
     );
 }
+
+#[test]
+fn an_accounting_bundle_carries_no_raw_request() {
+    // A public-health search named two patients; the host recorded it for each (BALP: each
+    // event repeats the query). The raw request names the other one: p1's accounting keeps
+    // the date, recipient and what was returned, not the bytes asked.
+    use fhir_audit::disclosure::{account, AccountingPolicy, AccountingRequest};
+    let request = b"GET /fhir/Observation?patient=p1,p2-mrn-4711 HTTP/1.1\nAccept: */*\n";
+    let records = vec![
+        AuditRecord::rest(t0(), Interaction::SearchType, Some("Observation"))
+            .client(Client::new("registry").address("10.0.0.9"))
+            .resource(fhir_audit::ResourceRef::new("Observation", "o1"))
+            .query(RawRequest::from_bytes(request))
+            .patient("p1")
+            .purpose("PUBHLTH"),
+    ];
+    let mut policy = AccountingPolicy::default();
+    policy.rest_access_as_disclosure = true;
+    let report = account(
+        &records,
+        &AccountingRequest::new("p1", t0() + chrono::Duration::days(1)),
+        &policy,
+    );
+    assert_eq!(report.entries.len(), 1);
+    let bundle = fhir_types::Resource::Bundle(Box::new(report.to_bundle(&config())));
+    let bytes = fhir_types::json::to_vec(&bundle);
+    fhir_types::json::parse_resource(&bytes).unwrap();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    let ev = &v["entry"][0]["resource"];
+    assert!(
+        ev["entity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.get("query").is_none()),
+        "{ev}"
+    );
+    assert!(
+        ev.get("meta").is_none(),
+        "no BALP Query without its query: {ev}"
+    );
+    assert!(serde_json::to_string(&v)
+        .unwrap()
+        .contains("Observation/o1"));
+}

@@ -438,7 +438,9 @@ impl DisclosureReport {
 
     /// The report as a FHIR `collection` Bundle of the disclosures' AuditEvents (only the event
     /// for this patient when a record concerned several, even if `config` renders one event for
-    /// all: an individual's accounting names no other patient).
+    /// all: an individual's accounting names no other patient). A search's raw request is left
+    /// out of its query entity (it may name other patients, as `patient=a,b` does), so those
+    /// events claim no BALP profile; the query's cleaned description stays.
     pub fn to_bundle(&self, config: &crate::render::RenderConfig) -> fhir_types::resources::Bundle {
         let mut config = config.clone();
         config.split_by_patient = true;
@@ -461,7 +463,8 @@ impl DisclosureReport {
                             .and_then(|r| r.as_str())
                             == Some(patient_ref.as_str())
                 })
-            });
+            })
+            .map(without_raw_request);
         crate::render::bundle(events)
     }
 
@@ -520,6 +523,21 @@ impl DisclosureReport {
         }
         s
     }
+}
+
+/// `event` without the raw request of its query entity (BALP's Query profiles require it, so
+/// the event then claims none).
+fn without_raw_request(
+    mut event: fhir_types::resources::AuditEvent,
+) -> fhir_types::resources::AuditEvent {
+    let mut removed = false;
+    for entity in &mut event.entity {
+        removed |= entity.query.take().is_some();
+    }
+    if removed {
+        event.meta = None;
+    }
+    event
 }
 
 fn day(d: DateTime<Utc>) -> String {
