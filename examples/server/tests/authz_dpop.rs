@@ -30,6 +30,13 @@ async fn exchange_with(server: &TestServer, proof: Option<&str>) -> Response {
     server.post_form("/auth/token", &pairs, &extra).await
 }
 
+/// An access token bound to `key` (a proof with this `jti`).
+async fn bound_access(server: &TestServer, key: &TestKey, jti: &str) -> String {
+    let r = exchange_with(server, Some(&proof(key, &format!("{ISSUER}/token"), jti))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.json()["access_token"].as_str().unwrap().to_owned()
+}
+
 async fn refresh_with(server: &TestServer, refresh: &str, proof: Option<&str>) -> Response {
     let pairs = [
         ("grant_type", "refresh_token"),
@@ -160,10 +167,7 @@ async fn introspection_keeps_the_dpop_binding() {
     // serves whoever replays it without the key.
     let server = TestServer::new();
     let key = TestKey::new(smart_auth::jose::Algorithm::ES256);
-    let token_url = format!("{ISSUER}/token");
-    let r = exchange_with(&server, Some(&proof(&key, &token_url, "i-1"))).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let access = r.json()["access_token"].as_str().unwrap().to_owned();
+    let access = bound_access(&server, &key, "i-1").await;
     let answer = server.state.introspect(&access);
     assert_eq!(answer["active"], true);
     assert_eq!(answer["token_type"], "DPoP", "{answer}");
@@ -189,4 +193,24 @@ async fn introspection_keeps_the_dpop_binding() {
         bound.dpop_jkt(),
         Some(key.public_jwk().thumbprint_b64().as_str())
     );
+}
+
+#[tokio::test]
+async fn a_dpop_bound_token_is_no_bearer_credential_at_introspection() {
+    // RFC 9449 §7.2: a DPoP-bound token presented as Bearer is refused; the introspection
+    // endpoint takes an access token as its caller's credential, so a thief without the key
+    // could otherwise read what the app's tokens carry.
+    let server = TestServer::new();
+    let key = TestKey::new(smart_auth::jose::Algorithm::ES256);
+    let access = bound_access(&server, &key, "c-1").await;
+    let bearer = format!("Bearer {access}");
+    let r = server
+        .post_form(
+            "/auth/introspect",
+            &[("token", access.as_str())],
+            &[("authorization", bearer.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_client");
 }

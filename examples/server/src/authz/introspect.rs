@@ -94,8 +94,10 @@ fn introspection_caller(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_owned());
     if let Some(token) = bearer {
+        // a DPoP-bound token is no bearer credential (RFC 9449 §7.2)
         return state
             .active_access_claims(&token)
+            .filter(|c| !c.contains_key("cnf"))
             .and_then(|c| c.get("client_id")?.as_str().map(str::to_owned))
             .map(Caller::Bearer)
             .ok_or(OAuthError::invalid_client());
