@@ -30,10 +30,10 @@ const SECRET_HEADER_PARTS: &[&str] = &[
     "apikey",
     "x-amzn-oidc-",
 ];
-const FHIR_SECRET_PARAMS: &[&str] = &["access_token"];
+/// The OAuth grant secrets a token request's record leaves out (IHE ITI-71).
 const TOKEN_SECRET_PARAMS: &[&str] = &[
-    "access_token",
     "code",
+    "access_token",
     "code_verifier",
     "client_secret",
     "client_assertion",
@@ -45,6 +45,10 @@ const TOKEN_SECRET_PARAMS: &[&str] = &[
     "id_token",
     "device_code",
 ];
+/// What a FHIR request's record leaves out: every grant secret but `code`, also a FHIR search
+/// parameter (a token request sent to the FHIR base, or secrets a client put where they do
+/// not belong, must not reach the log either).
+const FHIR_SECRET_PARAMS: &[&str] = TOKEN_SECRET_PARAMS.split_at(1).1;
 
 /// A recorded HTTP request: request line, headers and body, with credentials removed.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,8 +68,9 @@ impl std::fmt::Debug for RawRequest {
 
 impl RawRequest {
     /// Records a FHIR request given as raw bytes (request line, `\n`- or `\r\n`-terminated
-    /// header lines, a blank line, the body). Credential headers and `access_token` parameters
-    /// are removed; every other byte is kept.
+    /// header lines, a blank line, the body). Credential headers, `access_token` parameters and
+    /// the OAuth grant secrets other than `code` (a FHIR search parameter) are removed; every
+    /// other byte is kept.
     pub fn from_bytes(raw: &[u8]) -> Self {
         Self::redacted(raw, FHIR_SECRET_PARAMS)
     }
@@ -331,6 +336,19 @@ DPoP: SECRET6\nCookie: s=SECRET7\nAccept: a\n\n";
         let text = String::from_utf8(r.as_bytes().to_vec()).unwrap();
         assert!(!text.contains("SECRET"), "{text}");
         assert_eq!(text, "GET /Patient?name=x HTTP/1.1\nAccept: a\n\n");
+    }
+
+    #[test]
+    fn grant_secrets_sent_to_the_fhir_base_are_removed() {
+        let raw = b"POST /fhir/token HTTP/1.1\nContent-Type: application/x-www-form-urlencoded\n\n\
+grant_type=refresh_token&refresh_token=S1&client_secret=S2&client_assertion=S3&code_verifier=S4&password=S5&scope=x";
+        let text = String::from_utf8(RawRequest::from_bytes(raw).as_bytes().to_vec()).unwrap();
+        assert!(
+            text.ends_with("\n\ngrant_type=refresh_token&scope=x"),
+            "{text}"
+        );
+        let get = RawRequest::from_bytes(b"GET /Patient?name=x&client_secret=S&id_token=T");
+        assert_eq!(get.as_bytes(), b"GET /Patient?name=x");
     }
 
     #[test]
