@@ -613,3 +613,53 @@ async fn authorize_accepts_post() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn prompt_login_and_max_age_make_the_user_sign_in_again() {
+    // OpenID Connect Core §3.1.2.1: with `max_age` the user MUST be re-authenticated once that
+    // many seconds passed since sign-in; `prompt=login` asks for it. A signed-in session
+    // otherwise goes straight to consent.
+    let server = TestServer::new();
+    let (_, challenge) = pkce();
+    let request = AuthRequest::new(
+        PUBLIC_APP,
+        PUBLIC_REDIRECT,
+        "openid patient/*.rs",
+        challenge,
+    );
+    let (cookie, _) = server.start_signed_in(&request, PATIENT_USER).await;
+    let next = |extra: Vec<(&'static str, String)>| {
+        let (server, cookie) = (&server, &cookie);
+        async move {
+            let (_, challenge) = pkce();
+            let mut request = AuthRequest::new(
+                PUBLIC_APP,
+                PUBLIC_REDIRECT,
+                "openid patient/*.rs",
+                challenge,
+            );
+            request.extra = extra;
+            let r = server.get(&request.url(), Some(cookie)).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+            r.location()
+        }
+    };
+    assert!(next(vec![]).await.contains("/auth/consent?"));
+    assert!(next(vec![("max_age", "3600".into())])
+        .await
+        .contains("/auth/consent?"));
+    server.clock.advance(120);
+    for extra in [
+        vec![("prompt", "login".to_owned())],
+        vec![("max_age", "60".to_owned())],
+    ] {
+        let location = next(extra.clone()).await;
+        assert!(location.contains("/auth/login?"), "{extra:?}: {location}");
+    }
+    // and prompt=none cannot be met when a sign-in is needed
+    let location = next(vec![("prompt", "none".into()), ("max_age", "60".into())]).await;
+    assert_eq!(
+        query_param(&location, "error").as_deref(),
+        Some("login_required")
+    );
+}

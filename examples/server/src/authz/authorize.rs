@@ -282,10 +282,19 @@ fn authorize(
             "the launch scope needs a launch parameter",
         );
     }
+    // OpenID Connect Core §3.1.2.1: `prompt=login` asks for a fresh sign-in, and `max_age`
+    // requires one once that many seconds passed since the last
+    let max_age = match get("max_age").map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(secs)) => Some(i64::from(secs)),
+        Some(Err(_)) => return fail("invalid_request", "max_age must be a number of seconds"),
+    };
+    let fresh_sign_in = get("prompt").is_some_and(|p| p.split(' ').any(|p| p == "login"));
     let session = session_cookie(headers).and_then(|c| {
         state
             .store()
             .session(&c, now)
+            .filter(|(_, s)| !fresh_sign_in && max_age.is_none_or(|m| now - s.auth_time <= m))
             .map(|(digest, s)| (digest, s.username.clone()))
     });
     if get("prompt") == Some("none") {
