@@ -311,6 +311,17 @@ async fn authorize_checks_state_audience_response_type_and_scope() {
         Some("unsupported_response_type")
     );
 
+    // an over-long nonce is refused, not dropped (the ID token would come without it)
+    let mut long_nonce = AuthRequest::new(
+        PUBLIC_APP,
+        PUBLIC_REDIRECT,
+        "openid patient/*.rs",
+        challenge.clone(),
+    );
+    long_nonce.extra.push(("nonce", "n".repeat(513)));
+    let (error, _) = error_redirect(&server, &long_nonce).await;
+    assert_eq!(error, "invalid_request");
+
     let request = AuthRequest::new(
         PUBLIC_APP,
         PUBLIC_REDIRECT,

@@ -260,6 +260,10 @@ fn authorize(
             "no requested scope is allowed for this client",
         );
     }
+    let nonce = get("nonce");
+    if nonce.is_some_and(|n| n.len() > 512) {
+        return fail("invalid_request", "nonce is too long");
+    }
     let now = state.now();
     let launch = match get("launch") {
         None => None,
@@ -312,7 +316,7 @@ fn authorize(
         state: app_state.to_owned(),
         scopes,
         code_challenge: challenge.to_owned(),
-        nonce: get("nonce").filter(|n| n.len() <= 512).map(str::to_owned),
+        nonce: nonce.map(str::to_owned),
         launch,
         expires_at: now + state.lifetimes().pending_request,
         signed_in: session.clone(),
