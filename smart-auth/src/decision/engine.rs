@@ -358,7 +358,7 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     };
     match op.name.as_str() {
         "everything" => everything(permit, req),
-        "export" => export(permit, req),
+        "export" => super::export::export(permit, req),
         "meta" => read_like(permit, Permissions::READ),
         "meta-add" | "meta-delete" => read_like(permit, Permissions::UPDATE),
         // At instance level the stored resource is validated against (`mode=update|delete`),
@@ -400,47 +400,4 @@ fn everything(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     });
     permit.count = req.query().count.map(|c| c.min(permit.policy.max_count));
     Ok(Decision::Narrow(permit))
-}
-
-/// Bulk `$export` kick-off (smart.md §12.11): `system/` scopes only by default, every `_type`
-/// granted `r` or `s` without constraints; Group export also needs read on the Group.
-fn export(mut permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
-    let denied = || Denial::forbidden(DenialReason::ExportNotAllowed);
-    let users = permit.policy.bulk_export_for_users;
-    if !users {
-        permit.reach[level_index(Level::User)] = Reach::Nothing;
-    }
-    // Compartment-limited grants never authorise export.
-    permit.reach[level_index(Level::Patient)] = Reach::Nothing;
-    for r in &mut permit.reach {
-        if matches!(r, Reach::Compartment(..)) {
-            *r = Reach::Nothing;
-        }
-    }
-    let ty = req.resource_type();
-    match (req.operation().map(|o| o.level), ty) {
-        (Some(OperationLevel::System), None) => {}
-        (Some(OperationLevel::Type), Some(ResourceType::Patient)) => {}
-        (Some(OperationLevel::Instance), Some(ResourceType::Group)) => {
-            if !permit.may_export(ResourceType::Group)
-                || permit
-                    .granting(ResourceType::Group, Permissions::READ)
-                    .next()
-                    .is_none()
-            {
-                return Err(denied());
-            }
-        }
-        _ => return Err(Denial::forbidden(DenialReason::OperationNotAllowed)),
-    }
-    let types = &req.query().types;
-    if types.is_empty() {
-        if !ResourceType::ALL.iter().any(|t| permit.may_export(*t)) {
-            return Err(denied());
-        }
-    } else if !types.iter().all(|t| permit.may_export(*t)) {
-        return Err(denied());
-    }
-    permit.needed = Permissions::READ | Permissions::SEARCH;
-    Ok(Decision::Allow(permit))
 }

@@ -35,6 +35,7 @@ mod batch;
 mod binary;
 mod denial;
 mod engine;
+mod export;
 mod membership;
 mod modifier;
 mod policy;

@@ -1,0 +1,83 @@
+//! Table tests for operations beyond plain reads and searches (smart.md §12.10, §12.11): the
+//! bulk `$export` kick-off's parameters and host-registered operations.
+
+use smart_auth::decision::Authorizer;
+use smart_auth::testing::policy::{assert_table, Expect};
+use Expect::*;
+
+mod table_rows;
+use table_rows::{p, s, u};
+
+/// §12.1 "unknown parameter ⇒ Deny" and §12.7 for the kick-off: each `_typeFilter` is a search
+/// of an exported type, decided like one, so its criteria never run on a type the client was
+/// not granted (a chain or `_has` through it is an oracle on that type, hapi-fhir#6065); a
+/// parameter the Bulk Data IG does not define for the kick-off is refused.
+#[test]
+fn export_kick_off_parameters_are_decided() {
+    let obs = "system/Observation.rs";
+    let filter = |q: &str| format!("GET $export?_type=Observation&_typeFilter={q}");
+    assert_table(
+        &Authorizer::default(),
+        &[
+            // The kick-off parameters of the Bulk Data IG.
+            s(
+                "system/*.rs",
+                "GET $export?_outputFormat=application%2Ffhir%2Bndjson&_since=2024-01-01T00:00:00Z\
+                 &_until=2025-01-01T00:00:00Z&_elements=id&includeAssociatedData=LatestProvenanceResources",
+                Allow,
+            ),
+            s(obs, &filter("Observation%3Fcategory%3Dlaboratory"), Allow),
+            s(
+                obs,
+                &filter("Observation%3Fcode%3Dhttp%3A%2F%2Floinc.org%7C1234-5%26status%3Dfinal"),
+                Allow,
+            ),
+            // Criteria on a type not granted `s`: through a chain or `_has`.
+            s(obs, &filter("Observation%3Fsubject%3APatient.name%3Dsmith"), Forbidden),
+            s(obs, &filter("Observation%3Fpatient.birthdate%3Dlt1950"), Forbidden),
+            s(
+                obs,
+                &filter("Observation%3F_has%3AProvenance%3Atarget%3Aagent%3DPractitioner%2F1"),
+                Forbidden,
+            ),
+            s(
+                "system/Observation.rs system/Patient.rs",
+                &filter("Observation%3Fsubject%3APatient.name%3Dsmith"),
+                Allow,
+            ),
+            // A filter on a type the client may not export.
+            s(obs, "GET $export?_typeFilter=Condition%3Fcode%3D1", Forbidden),
+            s(
+                "system/Observation.rs system/Condition.rs?category=problem-list-item",
+                "GET $export?_typeFilter=Condition%3Fcode%3D1",
+                Forbidden,
+            ),
+            // Malformed or unknown criteria, and parameters the kick-off does not define.
+            s(obs, &filter("Observation%3Fnonsense%3D1"), BadRequest),
+            s(obs, &filter("Observation%3F_filter%3Dx"), BadRequest),
+            s(obs, &filter("Observation%3Fcode%3Ax%3D1"), BadRequest),
+            s(obs, &filter("Observation"), BadRequest),
+            s(obs, &filter("Nonsense%3Fcode%3D1"), BadRequest),
+            s(obs, &filter("Observation%3F_include%3DObservation%3Asubject"), BadRequest),
+            // Two queries in one value (STU1's comma list) would each be a filter to a host.
+            s(
+                obs,
+                &filter("Observation%3Fstatus%3Dfinal,Patient%3Fname%3Dsmith"),
+                BadRequest,
+            ),
+            s("system/*.rs", "GET $export?nonsense=1", BadRequest),
+            s("system/*.rs", "GET $export?_filter=x", BadRequest),
+            s("system/*.rs", "GET $export?_has:Observation:patient:code=1", BadRequest),
+            s("system/*.rs", "GET $export?_include=Observation:subject", BadRequest),
+            s("system/*.rs", "GET Patient/$export?_typeFilter=Observation%3Fcode%3D1", Allow),
+            // A filter never makes a compartment-limited grant one that may export.
+            p("patient/*.rs", "GET $export?_typeFilter=Observation%3Fcode%3D1", Forbidden),
+            u("user/*.rs", "Patient/1", "GET $export?_typeFilter=Observation%3Fcode%3D1", Forbidden),
+            s(
+                "system/Observation.rs",
+                "GET Patient/$export?_typeFilter=Observation%3Fsubject:Patient.name%3Dx",
+                Forbidden,
+            ),
+        ],
+    );
+}
