@@ -663,3 +663,34 @@ async fn prompt_login_and_max_age_make_the_user_sign_in_again() {
         Some("login_required")
     );
 }
+
+#[tokio::test]
+async fn every_authorization_server_answer_carries_the_security_headers() {
+    // smart.md §10: every response has nosniff, HSTS, a CSP forbidding framing and
+    // no-referrer. The server's outer layer adds them only to answers without nosniff, so the
+    // authorization server's own answers must be complete.
+    let server = TestServer::new();
+    let (_, challenge) = pkce();
+    let request = AuthRequest::new(PUBLIC_APP, PUBLIC_REDIRECT, "patient/*.rs", challenge);
+    let answers = [
+        server
+            .get("/auth/.well-known/smart-configuration", None)
+            .await,
+        server.get("/auth/jwks", None).await,
+        server.token(&[("grant_type", "password")]).await,
+        server.get(&request.url(), None).await,
+        server.get("/auth/login?txn=unknown", None).await,
+    ];
+    for r in &answers {
+        let context = format!("{} {}", r.status, r.location());
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+        assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"));
+        let hsts = r.header("strict-transport-security").unwrap_or_default();
+        assert!(hsts.starts_with("max-age="), "{context}");
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{context}: {csp:?}");
+    }
+}

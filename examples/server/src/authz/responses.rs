@@ -93,15 +93,11 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// The security headers of every response (smart.md §10: nosniff, HSTS, a CSP that forbids
+/// framing, no-referrer). The server's outer layer adds them only to answers without
+/// `X-Content-Type-Options`, so these answers carry the whole set themselves.
 fn common_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    secure_fhir::response::security_headers(headers);
 }
 
 /// JSON with `Cache-Control: no-store` and `Pragma: no-cache` (token, introspection, errors).
@@ -139,14 +135,14 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    common_headers(headers);
+    // the pages' own inline style, nothing else
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    common_headers(headers);
     response
 }
 
