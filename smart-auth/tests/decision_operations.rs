@@ -1,7 +1,7 @@
 //! Table tests for operations beyond plain reads and searches (smart.md §12.10, §12.11): the
 //! bulk `$export` kick-off's parameters and host-registered operations.
 
-use smart_auth::decision::Authorizer;
+use smart_auth::decision::{Authorizer, DecisionPolicy, OperationRule};
 use smart_auth::testing::policy::{assert_table, Expect};
 use Expect::*;
 
@@ -78,6 +78,37 @@ fn export_kick_off_parameters_are_decided() {
                 "GET Patient/$export?_typeFilter=Observation%3Fsubject:Patient.name%3Dx",
                 Forbidden,
             ),
+        ],
+    );
+}
+
+/// A host operation registered as a search, invoked on an instance (`Patient/[id]/$summary`),
+/// runs on that instance: one no granting compartment can hold answers as missing, as a read
+/// of it would (smart.md §9), instead of running and telling by its answer whether it exists.
+#[test]
+fn instance_operations_run_as_searches_stay_in_the_compartment() {
+    let policy = DecisionPolicy::default().with_operation("summary", OperationRule::AsSearch);
+    assert_table(
+        &Authorizer::new(policy),
+        &[
+            p("patient/*.rs", "GET Patient/123/$summary", Narrow),
+            p("patient/*.rs", "GET Patient/456/$summary", NotFound),
+            p(
+                "patient/Observation.rs",
+                "GET Patient/123/$summary",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "GET Observation/o1/$summary",
+                Narrow,
+            ),
+            u("user/*.rs", "Patient/7", "GET Patient/7/$summary", Narrow),
+            u("user/*.rs", "Patient/7", "GET Patient/8/$summary", NotFound),
+            s("system/*.rs", "GET Patient/456/$summary", Allow),
+            // Type and system level: a search of the type, of every type.
+            p("patient/*.rs", "GET Patient/$summary", Narrow),
+            p("patient/*.rs", "GET $summary", Allowed),
         ],
     );
 }

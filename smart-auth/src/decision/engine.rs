@@ -368,7 +368,16 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         name => match permit.policy.operations.get(name).copied() {
             Some(OperationRule::AsRead) => read_like(permit, Permissions::READ),
             Some(OperationRule::AsSearch) => match ty {
-                Some(ty) => Ok(finish(require_narrowed(permit, ty, Permissions::SEARCH)?)),
+                Some(ty) => {
+                    let permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
+                    // On an instance it runs on that instance: one out of reach is missing.
+                    if let Some(id) = req.id() {
+                        if !may_hold_instance(&permit, ty, id, Permissions::SEARCH) {
+                            return Err(Denial::not_found());
+                        }
+                    }
+                    Ok(finish(permit))
+                }
                 None => Ok(finish(search::require_all_types(
                     permit,
                     Permissions::SEARCH,
