@@ -39,7 +39,7 @@ const REJECTED: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "meta.versionId given as an extension only",
-        r#"{"resourceType":"Organization","id":"o","meta":{"_versionId":{"id":"v"}}}"#,
+        r#"{"resourceType":"Organization","id":"o","meta":{"_versionId":{"extension":[{"url":"http://x","valueString":"v"}]}}}"#,
         "Patient.contained[0].meta.versionId",
         "dom-4",
     ),

@@ -285,6 +285,30 @@ const REJECTED: &[(&str, &str, ErrorKind, &str)] = &[
         "Patient.name",
     ),
     (
+        "element with only an id (ele-1)",
+        r#"{"resourceType":"Patient","maritalStatus":{"coding":[{"id":"c"}]}}"#,
+        ErrorKind::Empty,
+        "Patient.maritalStatus.coding[0]",
+    ),
+    (
+        "primitive with only an id and no value (ele-1)",
+        r#"{"resourceType":"Patient","_birthDate":{"id":"b"}}"#,
+        ErrorKind::Empty,
+        "Patient._birthDate",
+    ),
+    (
+        "choice primitive with only an id and no value (ele-1)",
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"_valueString":{"id":"v"}}"#,
+        ErrorKind::Empty,
+        "Observation._valueString",
+    ),
+    (
+        "primitive array item with only an id and no value (ele-1)",
+        r#"{"resourceType":"Patient","name":[{"given":["a",null],"_given":[null,{"id":"g"}]}]}"#,
+        ErrorKind::Empty,
+        "Patient.name[0].given[1]",
+    ),
+    (
         "null for a single element",
         r#"{"resourceType":"Patient","gender":null}"#,
         ErrorKind::UnexpectedType,
@@ -604,4 +628,20 @@ fn error_paths_quote_and_bound_keys_from_the_input() {
     let e = json::parse_resource(br#"{"resourceType":"Patient","name":[{"famly_2":"X"}]}"#)
         .unwrap_err();
     assert_eq!(e.path(), "Patient.name[0].famly_2");
+}
+
+#[test]
+fn an_id_beside_a_value_or_other_children_is_fine() {
+    // ele-1 asks for a value or children besides the id; with either, an id is allowed, in
+    // whichever order the two halves of a primitive come.
+    for doc in [
+        r#"{"resourceType":"Patient","birthDate":"2000","_birthDate":{"id":"b"}}"#,
+        r#"{"resourceType":"Patient","_birthDate":{"id":"b"},"birthDate":"2000"}"#,
+        r#"{"resourceType":"Patient","maritalStatus":{"id":"m","text":"x"}}"#,
+        r#"{"resourceType":"Patient","name":[{"_given":[{"id":"g"},null],"given":["a","b"]}]}"#,
+        r#"{"resourceType":"Patient","_birthDate":{"id":"b","extension":[{"url":"http://x","valueCode":"unknown"}]}}"#,
+    ] {
+        let r = json::parse_resource(doc.as_bytes()).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        assert!(json::parse_resource(&json::to_vec(&r)).is_ok(), "{doc}");
+    }
 }

@@ -29,7 +29,9 @@ pub enum ErrorKind {
     WrongResourceType,
     /// An element with minimum cardinality 1 is absent.
     MissingElement,
-    /// An object, array or string is empty where FHIR forbids it (`{}`, `[]`, `""`).
+    /// An object, array or string is empty where FHIR forbids it (`{}`, `[]`, `""`), or an
+    /// element holds nothing but its id (ele-1: `{"id": "a"}`, `"_birthDate": {"id": "a"}`
+    /// without a `birthDate`).
     Empty,
     /// A primitive does not match its FHIR format (id, date, dateTime, instant, time, uri, code,
     /// oid, uuid, base64Binary, decimal, integer ranges, ...).

@@ -5,7 +5,8 @@
 //!
 //! Parsing is strict by default: unknown elements, duplicate keys, two variants of one choice
 //! element, a wrong or missing `resourceType`, malformed primitives (per the R4 regexes), empty
-//! objects, arrays and strings, and missing required elements are all rejected with a
+//! objects, arrays and strings, elements holding only an id (ele-1), and missing required
+//! elements are all rejected with a
 //! [`ParseError`] that names the JSON path. Nesting depth, string and number length and input
 //! size are bounded by [`ParseOptions`]; a number must also lie in the range of a double.
 //! Resources inside Bundles, `contained` and Parameters go through

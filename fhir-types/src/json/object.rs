@@ -9,7 +9,7 @@
 //! The writers are the out-of-line counterparts for `write`: one call per field in the generated
 //! code, generic only over the element type, so the buffer handling is not inlined ~10,000 times.
 
-use super::error::ParseError;
+use super::error::{ErrorKind, ParseError};
 use super::parser::Parser;
 use super::writer::Writer;
 use crate::primitive::write::write_prim;
@@ -99,10 +99,14 @@ pub(crate) fn read_object(
     target: &mut dyn ReadFields,
 ) -> Result<()> {
     let mut chosen = [0u8; MAX_CHOICES];
+    let mut skipped = false;
+    // `_name` halves without extensions: each needs its value (ele-1). Rare, so rarely allocated.
+    let mut bare_halves = Vec::new();
     p.begin_object()?;
     while let Some(k) = p.next_key()? {
         let Some(i) = find(keys.keys, &k) else {
             p.unknown_key(&k)?;
+            skipped = true;
             continue;
         };
         p.mark(seen, i)?;
@@ -112,10 +116,44 @@ pub(crate) fn read_object(
             p.choice(&mut chosen[c], key.variant, keys.choices[c])?;
         }
         target.read_field(p, i, seen)?;
+        if std::mem::take(&mut p.bare_half) {
+            bare_halves.push(i);
+        }
     }
     for r in keys.required {
         if !r.keys.iter().any(|&k| p.marked(seen, usize::from(k))) {
             return Err(p.missing(r.name));
+        }
+    }
+    check_ele1(p, keys, seen, skipped, &bare_halves)
+}
+
+/// ele-1, "All FHIR elements must have a @value or children": an element whose only child is
+/// its `id` (`{"id": "a"}`), or a primitive's `_name` half with no extension and no value
+/// (`"_birthDate": {"id": "a"}`), is empty in all but name. Positions of primitive arrays are
+/// checked by `check_list`. An element that had keys skipped as unknown (lenient mode) is not
+/// judged: it had children in the document.
+fn check_ele1(
+    p: &Parser<'_>,
+    keys: &Keys,
+    seen: &[u64],
+    skipped: bool,
+    bare_halves: &[usize],
+) -> Result<()> {
+    const RULE: &str = "ele-1: an element needs a value or children other than its id";
+    let only_id = !skipped
+        && seen.iter().map(|w| w.count_ones()).sum::<u32>() == 1
+        && find(keys.keys, "id").is_some_and(|i| p.marked(seen, i));
+    if only_id {
+        return Err(p.err(ErrorKind::Empty, RULE));
+    }
+    for &i in bare_halves {
+        let half = keys.keys[i].name;
+        let value = half
+            .strip_prefix('_')
+            .and_then(|name| find(keys.keys, name));
+        if !value.is_some_and(|v| p.marked(seen, v)) {
+            return Err(p.err_at(ErrorKind::Empty, half, None, RULE));
         }
     }
     Ok(())

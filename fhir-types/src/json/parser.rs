@@ -35,6 +35,9 @@ pub(crate) struct Parser<'a> {
     /// nested resource is not scanned again: with `resourceType` last at every level, each
     /// level's scan would re-read all levels below it (work of input size times depth).
     scanned_types: HashMap<usize, Cow<'a, str>>,
+    /// A primitive's `_name` half without extensions was just read: valid only beside a value
+    /// (ele-1). Set by `primitive::read::element`, taken by `object::read_object`.
+    pub(crate) bare_half: bool,
     /// Bytes read by `resourceType` pre-scans, for the test that they stay linear.
     #[cfg(test)]
     pub(crate) scanned_bytes: usize,
@@ -78,6 +81,7 @@ impl<'a> Parser<'a> {
             root: None,
             in_contained: false,
             scanned_types: HashMap::new(),
+            bare_half: false,
             #[cfg(test)]
             scanned_bytes: 0,
         };

@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn both_halves_survive_a_round_trip() {
-        let json = r#"{"resourceType":"Patient","id":"p","_id":{"id":"i"},"active":true,"_active":{"extension":[{"url":"http://e.example/a","valueBoolean":false}]},"name":[{"given":["A",null],"_given":[null,{"id":"g","extension":[{"url":"http://e.example/g","valueString":"x"}]}]}],"_birthDate":{"id":"b"}}"#;
+        let json = r#"{"resourceType":"Patient","id":"p","_id":{"id":"i"},"active":true,"_active":{"extension":[{"url":"http://e.example/a","valueBoolean":false}]},"name":[{"given":["A",null],"_given":[null,{"id":"g","extension":[{"url":"http://e.example/g","valueString":"x"}]}]}],"birthDate":"1970","_birthDate":{"id":"b"}}"#;
         let r = parse_resource(json.as_bytes()).unwrap();
         let Resource::Patient(p) = &r else { panic!() };
         let id = p.id.as_ref().unwrap();
@@ -343,7 +343,10 @@ mod tests {
         assert!(!given[0].has_element());
         assert_eq!((given[1].value.as_ref(), given[1].id()), (None, Some("g")));
         let birth = p.birth_date.as_ref().unwrap();
-        assert_eq!((birth.value.as_ref(), birth.id()), (None, Some("b")));
+        assert_eq!(
+            (birth.value.as_deref(), birth.id()),
+            (Some("1970"), Some("b"))
+        );
         assert_eq!(to_string(&r), json);
     }
 }

@@ -113,9 +113,12 @@ pub(crate) fn positive_int(p: &mut Parser<'_>) -> Result<u32> {
 }
 
 /// Reads the `_name` half of a primitive: `{"id": ..., "extension": [...]}`.
+/// One with only an id is noted for the ele-1 check of the object holding it: it is valid only
+/// beside a value.
 pub(crate) fn element(p: &mut Parser<'_>) -> Result<PrimitiveElement> {
     let mut e = PrimitiveElement::default();
     let mut seen = [0u64; 1];
+    let mut skipped = false;
     p.begin_object()?;
     while let Some(k) = p.next_key()? {
         match &*k {
@@ -130,8 +133,14 @@ pub(crate) fn element(p: &mut Parser<'_>) -> Result<PrimitiveElement> {
                     e.extension.push(Extension::read(p)?);
                 }
             }
-            _ => p.unknown_key(&k)?,
+            _ => {
+                p.unknown_key(&k)?;
+                skipped = true;
+            }
         }
+    }
+    if e.extension.is_empty() && !skipped {
+        p.bare_half = true;
     }
     Ok(e)
 }
@@ -216,12 +225,17 @@ pub(crate) fn elements<T>(
     Ok(())
 }
 
-/// After an object: no position of a primitive array may be `null` on both sides.
+/// After an object: no position of a primitive array may be `null` on both sides, or hold only
+/// an id (ele-1).
 pub(crate) fn check_list<T>(p: &Parser<'_>, list: &[Primitive<T>], name: &str) -> Result<()> {
-    match list
-        .iter()
-        .position(|v| v.value.is_none() && !v.has_element())
-    {
+    let empty = |v: &Primitive<T>| v.value.is_none() && v.extension().is_empty();
+    match list.iter().position(empty) {
+        Some(i) if list[i].has_element() => Err(p.err_at(
+            ErrorKind::Empty,
+            name,
+            Some(i),
+            "ele-1: an element needs a value or children other than its id",
+        )),
         Some(i) => Err(p.err_at(
             ErrorKind::PrimitiveArrayMismatch,
             name,
