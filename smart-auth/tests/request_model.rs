@@ -386,6 +386,29 @@ fn conditional_create_and_entries() {
             "{empty:?}"
         );
     }
+    // A `[type]?` before the criteria names the created type or nothing: a host reading the
+    // prefix would search Patient with criteria and a narrowing decided for Observation.
+    for (criteria, ok) in [
+        ("Observation?identifier=x|1", true),
+        ("?identifier=x|1", true),
+        ("Patient?identifier=x|1", false),
+        ("Nonsense?identifier=x|1", false),
+        ("Observation/1?identifier=x|1", false),
+        ("https://ehr.example/fhir/Observation?identifier=x|1", false),
+    ] {
+        let entry = FhirRequest::from_entry(&Method::POST, "Observation", Some(criteria));
+        assert_eq!(entry.is_ok(), ok, "{criteria:?}: {entry:?}");
+        let req = Request::post("/fhir/Observation")
+            .header("if-none-exist", criteria)
+            .body(())
+            .unwrap();
+        let (parts, ()) = req.into_parts();
+        let header = FhirRequest::from_parts(&parts, "/fhir", None);
+        assert_eq!(header.is_ok(), ok, "{criteria:?}: {header:?}");
+        if !ok {
+            assert_eq!(header, Err(RequestError::InvalidQuery));
+        }
+    }
     // The method-override header is ignored: the wire method decides.
     let req = Request::get("/fhir/Patient/1")
         .header("x-http-method-override", "DELETE")

@@ -233,11 +233,16 @@ pub struct FhirRequest {
 mod path;
 pub use path::is_valid_id;
 
-/// The criteria of a conditional create (`If-None-Exist` or an entry's `ifNoneExist`), with or
-/// without a leading `[type]?`: at least one search parameter (no criteria would match
-/// everything).
-fn match_criteria(value: &str) -> Result<Query, RequestError> {
-    let value = value.split_once('?').map_or(value, |(_, q)| q);
+/// The criteria of a conditional create (`If-None-Exist` or an entry's `ifNoneExist`) of `ty`,
+/// with or without a leading `[type]?` (`?` alone, or exactly `ty`: a host reading another
+/// type there would search it with criteria decided for `ty`): at least one search parameter
+/// (no criteria would match everything).
+fn match_criteria(value: &str, ty: Option<ResourceType>) -> Result<Query, RequestError> {
+    let value = match value.split_once('?') {
+        Some((prefix, q)) if prefix.is_empty() || ty.is_some_and(|t| t.as_str() == prefix) => q,
+        Some(_) => return Err(RequestError::InvalidQuery),
+        None => value,
+    };
     let q = Query::parse(value)?;
     if q.params.is_empty() && q.has.is_empty() {
         return Err(RequestError::InvalidQuery);
@@ -266,7 +271,7 @@ impl FhirRequest {
                 return Err(RequestError::InvalidQuery);
             }
             let value = h.to_str().map_err(|_| RequestError::InvalidQuery)?;
-            req.if_none_exist = Some(match_criteria(value)?);
+            req.if_none_exist = Some(match_criteria(value, req.resource_type)?);
         }
         if path::is_post_search(&parts.method, &req) {
             if let Some(body) = form_body.filter(|b| !b.is_empty()) {
@@ -308,7 +313,7 @@ impl FhirRequest {
             if req.interaction != Interaction::Create {
                 return Err(RequestError::InvalidQuery);
             }
-            req.if_none_exist = Some(match_criteria(value)?);
+            req.if_none_exist = Some(match_criteria(value, req.resource_type)?);
         }
         Ok(req)
     }
