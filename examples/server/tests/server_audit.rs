@@ -310,6 +310,45 @@ fn a_restarted_server_serves_the_same_audit_events() {
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
+/// The accounting names who received a patient's data and why: it is the patient's own and
+/// auditors', not every chart reader's (a clinician system reading the Patient sees no law
+/// enforcement or public health disclosures of it).
+#[test]
+fn only_the_patient_and_auditors_read_the_accounting_of_disclosures() {
+    let s = Server::start(&[]);
+    let chart_reader = s.token("system/Patient.rs system/Observation.rs", None, None);
+    assert_eq!(s.get("/Patient/example", &chart_reader).status, 200);
+    assert_eq!(
+        s.get("/Patient/example/$disclosures", &chart_reader).status,
+        403
+    );
+    // A clinician in the patient's context is not the patient.
+    let clinician = s.token(
+        "patient/Patient.rs",
+        Some("example"),
+        Some("Practitioner/example"),
+    );
+    assert_eq!(s.get("/Patient/example", &clinician).status, 200);
+    assert_eq!(
+        s.get("/Patient/example/$disclosures", &clinician).status,
+        403
+    );
+
+    let auditor = s.token("system/Patient.rs system/AuditEvent.rs", None, None);
+    assert_eq!(s.get("/Patient/example/$disclosures", &auditor).status, 200);
+    let patient = s.patient_token("patient/Patient.rs");
+    assert_eq!(s.get("/Patient/example/$disclosures", &patient).status, 200);
+    let absolute = format!("{}/Patient/example", s.base);
+    let own_user = s.token("patient/Patient.rs", Some("example"), Some(&absolute));
+    assert_eq!(
+        s.get("/Patient/example/$disclosures", &own_user).status,
+        200
+    );
+    // A patient app that names no user reads its patient's accounting.
+    let app = s.token("patient/Patient.rs", Some("example"), None);
+    assert_eq!(s.get("/Patient/example/$disclosures", &app).status, 200);
+}
+
 #[test]
 fn a_patients_audit_events_never_name_another_patients_data() {
     let s = Server::start(&[]);

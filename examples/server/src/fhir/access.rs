@@ -60,6 +60,13 @@ pub trait Access: Sync {
         true
     }
 
+    /// Whether the caller, who may read `Patient/{patient}`, may also read that patient's
+    /// accounting of disclosures (`$disclosures`). It names who received the patient's data
+    /// and why (law enforcement, public health, ...): the patient's own (their app, or a
+    /// user who is that Patient) and auditors' (a grant on AuditEvent), not every reader of
+    /// the chart. `base` is the server's FHIR base, for an absolute `fhirUser`.
+    fn may_read_accounting(&self, patient: &str, base: &str) -> bool;
+
     /// Whether a primary search match (already found by a query carrying the narrowing) may be
     /// returned: the checks of [`Access::may_read`] that the query did not already make.
     fn may_return_match(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &str) -> bool {
@@ -138,6 +145,10 @@ pub struct Unrestricted;
 impl Access for Unrestricted {
     fn narrowing(&self, _rtype: &str) -> Option<Vec<Clause>> {
         Some(Vec::new())
+    }
+
+    fn may_read_accounting(&self, _patient: &str, _base: &str) -> bool {
+        true
     }
 }
 

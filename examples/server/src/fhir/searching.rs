@@ -359,6 +359,9 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
     if !readable {
         return Err(Fail::NOT_FOUND);
     }
+    if !env.access.may_read_accounting(id, env.base) {
+        return Err(Fail::FORBIDDEN);
+    }
     let request = AccountingRequest::new(id, env.now);
     let (from, to) = request.period();
     let records: Vec<fhir_audit::AuditRecord> = tx

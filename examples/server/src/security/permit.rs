@@ -5,6 +5,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use fhir_types::reference::ReferenceTarget;
 use fhir_types::ResourceType;
 use secure_fhir::Authorized;
 use smart_auth::decision::Narrowing;
@@ -108,6 +109,22 @@ impl PermitAccess {
 }
 
 impl Access for PermitAccess {
+    /// The patient's own: a user who is that Patient (`fhirUser`), or, for a token naming no
+    /// user, an app in that patient's context. Or an auditor: any grant on AuditEvent (its
+    /// narrowing, if any, does not apply: the accounting is the patient's, not the events').
+    fn may_read_accounting(&self, patient: &str, base: &str) -> bool {
+        let context = self.authorized.context();
+        let own = match context.fhir_user() {
+            Some(user) => ReferenceTarget::parse(user).is_some_and(|u| {
+                u.resource_type == ResourceType::Patient
+                    && u.id == patient
+                    && u.is_local(Some(base))
+            }),
+            None => context.launch().patient == Some(patient),
+        };
+        own || self.narrowing("AuditEvent").is_some()
+    }
+
     /// Two checks that must both pass: the narrowing on the store's index (what the queries
     /// used), and smart-auth's own check of the typed resource (defence in depth).
     ///
