@@ -63,12 +63,17 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
 /// same-site one (another port of 127.0.0.1) that the `SameSite=Lax` cookie does not stop: at
 /// sign-in that is login CSRF (the victim's browser signed in to the attacker's account, with
 /// the attacker's own txn and csrf). A request naming neither (not a browser) is left to the
-/// form's csrf value.
+/// form's csrf value. `Origin: null` is what a browser sends for a page whose referrer policy
+/// is `no-referrer` (Fetch, "append a request Origin header"), so it passes only with
+/// `Sec-Fetch-Site: same-origin`; the pages themselves use `same-origin`.
 pub(crate) fn posted_from_own_page(state: &AuthzState, headers: &HeaderMap) -> bool {
     let value = |name| headers.get(name).map(|v| v.to_str().unwrap_or(""));
     let own = url::Url::parse(state.issuer()).map(|u| u.origin().ascii_serialization());
-    value("origin").is_none_or(|o| own.is_ok_and(|own| own == o))
-        && value("sec-fetch-site").is_none_or(|s| s == "same-origin")
+    let site = value("sec-fetch-site");
+    let origin_ok = |o: &str| {
+        own.as_ref().is_ok_and(|own| own == o) || (o == "null" && site == Some("same-origin"))
+    };
+    value("origin").is_none_or(origin_ok) && site.is_none_or(|s| s == "same-origin")
 }
 
 /// `redirect_uri` with the given query parameters appended./// `redirect_uri` with the given query parameters appended.

@@ -143,6 +143,12 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response {
             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
+    // the forms' posts name this origin (under no-referrer browsers send `Origin: null`), which
+    // the sign-in and consent handlers check; nothing is sent to other origins
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 
