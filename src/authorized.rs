@@ -46,6 +46,10 @@ impl Authorized {
     /// Checks a fetched resource before it is returned (read, vread, each version of an
     /// instance history, an operation's result) or overwritten (the stored version of an update,
     /// patch or delete). `Err` is the byte-identical "not found" (or, for writes, the 403).
+    ///
+    /// For a vread or an instance history, check the **current** version too (not found if it
+    /// fails, smart.md §12.9): an old version may still name the caller's patient after the
+    /// resource moved to another's compartment.
     pub fn check_resource(&self, resource: &Resource) -> Result<(), Rejection> {
         self.permit
             .check_resource(resource)
@@ -142,7 +146,9 @@ impl Authorized {
         &self.permit
     }
 
-    /// The narrowing to add to the query of the requested type, if results are confined.
+    /// The narrowing to add to the query of the requested type, if results are confined. A
+    /// search across types (`_type`, `Patient/123/*`) gets only the union of its types'
+    /// narrowings here: narrow each type with [`narrowing_for`](Self::narrowing_for).
     pub fn narrowing(&self) -> Option<&Narrowing> {
         self.permit.narrowing()
     }

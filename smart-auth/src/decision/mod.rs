@@ -273,7 +273,10 @@ pub(crate) fn level_index(level: Level) -> usize {
 }
 
 impl Permit {
-    /// The narrowing to add to the query, if the results are confined at all.
+    /// The narrowing to add to the query, if the results are confined at all. For a request
+    /// across types (system search or history, `Patient/123/*`) it is the union of the types'
+    /// narrowings, wider than some of them: narrow each type with
+    /// [`narrowing_for`](Self::narrowing_for).
     pub fn narrowing(&self) -> Option<&Narrowing> {
         self.narrowing.as_ref()
     }
