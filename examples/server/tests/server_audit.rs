@@ -161,6 +161,27 @@ fn accounting_of_disclosures_is_served_per_patient() {
     let r = s.request("POST", "", Some(&registry), &json, Some(batch.as_bytes()));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(accounted(), 4);
+
+    // `from` and `to` narrow the period; anything else is refused, not ignored.
+    let within = |query: &str| {
+        let r = s.get(&format!("/Patient/example/$disclosures?{query}"), &t);
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+        r.json()["entry"].as_array().map_or(0, Vec::len)
+    };
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(within(&format!("from={today}")), 4);
+    assert_eq!(within(&format!("to={today}")), 4);
+    assert_eq!(within("from=2000&to=2001-06"), 0);
+    assert_eq!(within("to=2001"), 0);
+    for bad in [
+        "from=yesterday",
+        "from=2020&from=2021",
+        "since=2020",
+        "_count=1",
+    ] {
+        let r = s.get(&format!("/Patient/example/$disclosures?{bad}"), &t);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
 }
 
 #[test]

@@ -146,8 +146,24 @@ fn disclosures_definition(base: &str) -> Value {
             164.528): over the six years before the request, each disclosure recorded in the \
             server's audit trail, and each successful read, search, history read, $everything or \
             batch made for a purpose of use other than treatment, payment or health care \
-            operations, as AuditEvents. Readable by whoever may read the Patient.",
+            operations, as AuditEvents; from and to narrow the period. Readable by the \
+            patient (a user who is that Patient, or an app in its context naming no user) and \
+            by auditors (a grant on AuditEvent).",
         "parameter": [{
+            "name": "from",
+            "use": "in",
+            "min": 0,
+            "max": "1",
+            "type": "dateTime",
+            "documentation": "Start of the period (a date or dateTime); at most six years back"
+        }, {
+            "name": "to",
+            "use": "in",
+            "min": 0,
+            "max": "1",
+            "type": "dateTime",
+            "documentation": "End of the period (a date or dateTime, its whole range included)"
+        }, {
             "name": "return",
             "use": "out",
             "min": 1,

@@ -98,7 +98,7 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
             searching::everything(tx, env, id, op.query)
         }
         Route::InstanceOperation(t, id, name) if get && t == "Patient" && name == "disclosures" => {
-            searching::disclosures(tx, env, id)
+            searching::disclosures(tx, env, id, op.query)
         }
         _ => Err(Fail::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -344,13 +344,43 @@ const TOO_MANY_ACCOUNTED: Fail = Fail::new(
     "The accounting holds more disclosures than this server answers at once",
 );
 
+/// The `from` and `to` of a `$disclosures` request: the start of `from`'s range and the end of
+/// `to`'s (`to=2025` ends with 2025).
+fn accounting_period(query: &[(String, String)]) -> Result<(Option<Time>, Option<Time>), Fail> {
+    const BAD: Fail = Fail::new(
+        StatusCode::BAD_REQUEST,
+        IssueCode::Invalid,
+        "$disclosures takes from and to, each once, as a date or dateTime",
+    );
+    let mut period = (None, None);
+    for (name, value) in query {
+        let (lo, hi) = crate::store::time::instant_range(value).ok_or(BAD)?;
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).ok_or(BAD);
+        let slot = match name.as_str() {
+            "from" => (&mut period.0, at(lo)?),
+            "to" => (&mut period.1, at(hi - 1)?),
+            _ => return Err(BAD),
+        };
+        if slot.0.replace(slot.1).is_some() {
+            return Err(BAD);
+        }
+    }
+    Ok(period)
+}
+
+type Time = chrono::DateTime<chrono::Utc>;
+
 /// `GET Patient/[id]/$disclosures`: the accounting of disclosures of the patient's data
 /// (HIPAA §164.528, six years back), built by `fhir_audit::disclosure` from the server's audit
 /// records: disclosure events, and successful reads, searches, history reads, `$everything`
 /// calls and batches made for a purpose of use that is not only treatment, payment or
 /// operations. Answered as a `collection` Bundle of AuditEvents.
-pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
+///
+/// `from` and `to` (a FHIR date or dateTime, each at most once) narrow the period (a start
+/// more than six years back is moved up to it); any other parameter is a 400.
+pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String)]) -> Outcome {
     use fhir_audit::disclosure::{account, AccountingPolicy, AccountingRequest};
+    let (from, to) = accounting_period(query)?;
     let readable = tx
         .current("Patient", id)?
         .filter(|v| !v.deleted)
@@ -362,7 +392,8 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
     if !env.access.may_read_accounting(id, env.base) {
         return Err(Fail::FORBIDDEN);
     }
-    let request = AccountingRequest::new(id, env.now);
+    let mut request = AccountingRequest::new(id, env.now);
+    (request.from, request.to) = (from, to);
     let (from, to) = request.period();
     let records: Vec<fhir_audit::AuditRecord> = tx
         .audit_records_for(
