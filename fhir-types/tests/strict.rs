@@ -309,6 +309,18 @@ const REJECTED: &[(&str, &str, ErrorKind, &str)] = &[
         "Patient.name[0].given[1]",
     ),
     (
+        "extension with a value and nested extensions (ext-1)",
+        r#"{"resourceType":"Patient","extension":[{"url":"http://x","valueString":"a","extension":[{"url":"y","valueString":"b"}]}]}"#,
+        ErrorKind::InvalidExtension,
+        "Patient.extension[0]",
+    ),
+    (
+        "extension with neither (ext-1)",
+        r#"{"resourceType":"Patient","name":[{"_family":{"extension":[{"url":"http://x"}]}}]}"#,
+        ErrorKind::InvalidExtension,
+        "Patient.name[0]._family.extension[0]",
+    ),
+    (
         "null for a single element",
         r#"{"resourceType":"Patient","gender":null}"#,
         ErrorKind::UnexpectedType,
@@ -604,6 +616,7 @@ fn reasons_are_stable_strings() {
     assert_eq!(ErrorKind::DuplicateKey.as_str(), "duplicate-key");
     assert_eq!(ErrorKind::UnknownElement.to_string(), "unknown-element");
     assert_eq!(ErrorKind::NumberOutOfRange.as_str(), "number-out-of-range");
+    assert_eq!(ErrorKind::InvalidExtension.as_str(), "invalid-extension");
 }
 
 #[test]
@@ -644,4 +657,20 @@ fn an_id_beside_a_value_or_other_children_is_fine() {
         let r = json::parse_resource(doc.as_bytes()).unwrap_or_else(|e| panic!("{doc}: {e}"));
         assert!(json::parse_resource(&json::to_vec(&r)).is_ok(), "{doc}");
     }
+}
+
+#[test]
+fn lenient_mode_keeps_an_extension_whose_value_it_skipped() {
+    // A value type this model does not know (R5's valueInteger64) is skipped in lenient mode;
+    // the extension is then left without one, which ext-1 would refuse in strict mode.
+    let doc =
+        br#"{"resourceType":"Patient","extension":[{"url":"http://x","valueInteger64":"1"}]}"#;
+    let r = json::parse_resource_with(doc, &ParseOptions::lenient()).unwrap();
+    assert_eq!(
+        json::to_string(&r),
+        r#"{"resourceType":"Patient","extension":[{"url":"http://x"}]}"#
+    );
+    let both = br#"{"resourceType":"Patient","extension":[{"url":"http://x","valueCode":"a","extension":[{"url":"y","valueCode":"b"}]}]}"#;
+    let e = json::parse_resource_with(both, &ParseOptions::lenient()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidExtension);
 }

@@ -191,6 +191,10 @@ pub fn read_fn(ctx: &Ctx, st: &Struct, out: &mut String) -> String {
             .unwrap();
         }
     }
+    if st.name == "Extension" {
+        // ext-1, Extension's own invariant: a value or nested extensions, not both.
+        out.push_str("        check_ext1(p, r.value.is_some(), !r.extension.is_empty())?;\n");
+    }
     out.push_str("        Ok(r)\n    }\n\n");
 
     let mut after = String::new();

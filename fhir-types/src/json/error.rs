@@ -44,6 +44,8 @@ pub enum ErrorKind {
     /// A contained resource breaks a rule of `DomainResource`: it holds resources of its own
     /// (dom-2), or has `meta.versionId` / `meta.lastUpdated` (dom-4) or `meta.security` (dom-5).
     InvalidContained,
+    /// An `Extension` breaks ext-1: it has both a value and nested extensions, or neither.
+    InvalidExtension,
     /// Objects and arrays are nested deeper than [`crate::json::ParseOptions::max_depth`].
     TooDeep,
     /// A string is longer than [`crate::json::ParseOptions::max_string_len`].
@@ -75,6 +77,7 @@ impl ErrorKind {
             ErrorKind::PrimitiveArrayMismatch => "primitive-array-mismatch",
             ErrorKind::InvalidNarrative => "invalid-narrative",
             ErrorKind::InvalidContained => "invalid-contained",
+            ErrorKind::InvalidExtension => "invalid-extension",
             ErrorKind::TooDeep => "too-deep",
             ErrorKind::StringTooLong => "string-too-long",
             ErrorKind::InputTooLarge => "input-too-large",

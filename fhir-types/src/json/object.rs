@@ -159,6 +159,18 @@ fn check_ele1(
     Ok(())
 }
 
+/// ext-1, "Must have either extensions or value[x], not both", checked after an `Extension`.
+/// In lenient mode an extension may be left with neither: its value may have been of a type this
+/// model does not know, skipped as unknown.
+pub(crate) fn check_ext1(p: &Parser<'_>, has_value: bool, has_extensions: bool) -> Result<()> {
+    let detail = match (has_value, has_extensions) {
+        (true, true) => "ext-1: an extension has a value or nested extensions, not both",
+        (false, false) if !p.lenient() => "ext-1: an extension needs a value or nested extensions",
+        _ => return Ok(()),
+    };
+    Err(p.err(ErrorKind::InvalidExtension, detail))
+}
+
 /// `"key": value` for a required complex value.
 #[inline(never)]
 pub(crate) fn write_one<T>(w: &mut Writer, key: &str, v: &T, write: fn(&T, &mut Writer)) {

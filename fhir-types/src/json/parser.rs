@@ -715,6 +715,11 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Whether elements unknown to the model are skipped (lenient mode).
+    pub(crate) fn lenient(&self) -> bool {
+        self.opts.ignore_unknown_elements
+    }
+
     /// A key that names no element: an error, or skipped in lenient mode.
     pub(crate) fn unknown_key(&mut self, key: &str) -> Result<()> {
         if self.opts.ignore_unknown_elements {

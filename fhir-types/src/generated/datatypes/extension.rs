@@ -289,6 +289,7 @@ impl Extension {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
         read_object(p, &EXTENSION_KEYS, &mut seen, &mut r)?;
+        check_ext1(p, r.value.is_some(), !r.extension.is_empty())?;
         Ok(r)
     }
 
