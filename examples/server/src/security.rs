@@ -486,19 +486,34 @@ impl Gate {
                 .read(|tx| tx.patients_of(&resources))
                 .unwrap_or_default(),
         };
-        let records = per_patient(resources, &patients)
+        let record = |resources: Resources, patients: Vec<String>| {
+            let resources = resources.into_iter();
+            let facts = AuditFacts {
+                resources: resources.map(|(t, id)| ResourceRef::new(t, id)).collect(),
+                patients,
+            };
+            authorized.audit_record(now, parts, body, &verdict.info, response.status(), &facts)
+        };
+        let mut split = per_patient(resources.clone(), &patients);
+        if split.len() == 1 {
+            let (resources, patients) = split.remove(0);
+            return Some(trail.record_durable(record(resources, patients)));
+        }
+        // Split over several patients: each patient's record leaves out the query, which may
+        // name the others (`patient=a,b`, their identifiers); the whole request, query
+        // included, is recorded once more under no patient, for auditors.
+        let mut records: Vec<Pending> = split
             .into_iter()
             .map(|(resources, patients)| {
-                let resources = resources.into_iter();
-                let facts = AuditFacts {
-                    resources: resources.map(|(t, id)| ResourceRef::new(t, id)).collect(),
-                    patients,
-                };
-                let status = response.status();
-                let record =
-                    authorized.audit_record(now, parts, body, &verdict.info, status, &facts);
-                trail.record_durable(record)
-            });
+                let mut mine = record(resources, patients);
+                (mine.query, mine.query_description) = (None, None);
+                trail.record_durable(mine)
+            })
+            .collect();
+        let mut whole = record(resources, Vec::new());
+        // Not even the launch patient the facade falls back on: each patient has their record.
+        whole.patients.clear();
+        records.push(trail.record_durable(whole));
         Some(Pending::all(records))
     }
 }

@@ -6,6 +6,9 @@ mod server_support;
 
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+
 use server_support::{run, Scratch, Server};
 use smart_auth::UnixTime;
 
@@ -370,6 +373,21 @@ fn only_the_patient_and_auditors_read_the_accounting_of_disclosures() {
     assert_eq!(s.get("/Patient/example/$disclosures", &app).status, 200);
 }
 
+/// The decoded queries (`entity.query`) of a Bundle's AuditEvents.
+fn queries_in(bundle: &serde_json::Value) -> Vec<String> {
+    let entries = bundle["entry"].as_array().into_iter().flatten();
+    entries
+        .flat_map(|e| {
+            e["resource"]["entity"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|entity| entity["query"].as_str().map(str::to_owned))
+        .map(|q| String::from_utf8_lossy(&B64.decode(q).unwrap()).into_owned())
+        .collect()
+}
+
 #[test]
 fn a_patients_audit_events_never_name_another_patients_data() {
     let s = Server::start(&[]);
@@ -382,7 +400,7 @@ fn a_patients_audit_events_never_name_another_patients_data() {
         .scope("system/Observation.rs")
         .claim("purpose_of_use", "PUBHLTH")
         .sign();
-    let r = s.get("/Observation?_count=100", &backend);
+    let r = s.get("/Observation?patient=example,pat-2&_count=100", &backend);
     assert_eq!(r.status, 200, "{}", r.text());
     let ids = r.entry_ids();
     assert!(ids.contains(&"Observation/example".to_owned()), "{ids:?}");
@@ -409,12 +427,21 @@ fn a_patients_audit_events_never_name_another_patients_data() {
         disclosures.text()
     );
     for (what, r) in [("AuditEvents", &events), ("disclosures", &disclosures)] {
+        // Nor in the query the search was made with (which named both patients).
+        let queries = queries_in(&r.json());
         assert!(
-            !r.text().contains("pat-2"),
-            "{what} name another patient's data: {}",
+            !r.text().contains("pat-2") && !queries.iter().any(|q| q.contains("pat-2")),
+            "{what} name another patient's data: {} {queries:?}",
             r.text()
         );
     }
+    // An auditor sees the search whole, its query naming both patients.
+    let auditor = s.token("system/AuditEvent.rs", None, None);
+    let all = s.get("/AuditEvent?_count=1000", &auditor);
+    let whole = queries_in(&all.json())
+        .iter()
+        .any(|q| q.contains("example") && q.contains("pat-2"));
+    assert!(whole, "{}", all.text());
     // Patient/pat-2's name theirs.
     let pat2 = s.token(
         "patient/AuditEvent.rs",
