@@ -498,3 +498,26 @@ async fn consent_for_a_self_registered_app_says_where_access_goes() {
     assert!(page.contains("http://127.0.0.1:9000"), "{page}");
     assert!(!page.contains("not verified"), "{page}");
 }
+
+#[tokio::test]
+async fn introspection_and_revocation_share_the_token_endpoint_rate_limit() {
+    // Both authenticate clients: without the token endpoint's limit they were an unthrottled
+    // way to guess a client's secret (or to scan tokens).
+    let server = TestServer::with_config(|c| {
+        c.rate_limit = secure_fhir_server::authz::RateLimit::new(3, 0.01)
+    });
+    let pairs = [
+        ("token", "x"),
+        ("client_id", CONF_APP),
+        ("client_secret", "a-wrong-guess-at-the-secret"),
+    ];
+    for path in ["/auth/introspect", "/auth/revoke", "/auth/introspect"] {
+        let r = server.post_form(path, &pairs, &[]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    for path in ["/auth/revoke", "/auth/introspect", "/auth/token"] {
+        let r = server.post_form(path, &pairs, &[]).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(r.header("retry-after").is_some(), "{path}");
+    }
+}

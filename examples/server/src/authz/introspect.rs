@@ -11,7 +11,7 @@ use super::clients::sha256;
 use super::responses::{json_no_store, OAuthError};
 use super::state::AuthzState;
 use super::token::{
-    authenticate_client, claimed_client_id, cors_origin, parse_form_body, with_cors,
+    authenticate_client, claimed_client_id, cors_origin, parse_form_body, with_cors, Params, Peer,
 };
 
 /// Claims copied from an active access token into the introspection response.
@@ -85,7 +85,7 @@ impl Caller {
 fn introspection_caller(
     state: &AuthzState,
     headers: &HeaderMap,
-    params: &super::token::Params,
+    params: &Params,
 ) -> Result<Caller, OAuthError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -109,12 +109,29 @@ fn introspection_caller(
     Ok(Caller::Confidential(client.client_id))
 }
 
+/// The form of a request to an endpoint that authenticates clients, within the token
+/// endpoint's rate limit (or else no one could guess secrets at the token endpoint but freely
+/// here).
+fn limited_form(
+    state: &AuthzState,
+    peer: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Params, OAuthError> {
+    let params = parse_form_body(headers, body)?;
+    state
+        .token_rate_limit(claimed_client_id(headers, &params).as_deref(), peer)
+        .map_err(OAuthError::rate_limited)?;
+    Ok(params)
+}
+
 pub(crate) async fn introspect(
     State(state): State<AuthzState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let outcome = parse_form_body(&headers, &body).and_then(|params| {
+    let outcome = limited_form(&state, peer, &headers, &body).and_then(|params| {
         let caller = introspection_caller(&state, &headers, &params)?;
         let token = params
             .get("token")
@@ -148,18 +165,24 @@ pub(crate) async fn introspect(
 
 pub(crate) async fn revoke(
     State(state): State<AuthzState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     match cors_origin(&state, &headers) {
-        Ok(origin) => with_cors(revoke_inner(&state, &headers, &body), origin),
+        Ok(origin) => with_cors(revoke_inner(&state, peer, &headers, &body), origin),
         Err(()) => with_cors(StatusCode::FORBIDDEN.into_response(), None),
     }
 }
 
-fn revoke_inner(state: &AuthzState, headers: &HeaderMap, body: &[u8]) -> Response {
+fn revoke_inner(
+    state: &AuthzState,
+    peer: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Revocation, false);
-    let params = match parse_form_body(headers, body) {
+    let params = match limited_form(state, peer, headers, body) {
         Ok(p) => p,
         Err(e) => {
             event.reason = Some(e.error.to_owned());

@@ -105,9 +105,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
 }
 
 impl AuthzState {
-    /// Token-endpoint rate limit: one bucket per registered client (all unregistered names share
-    /// one, so made-up ids cannot flood the table) and one per peer address when known.
-    fn token_rate_limit(
+    /// Token-endpoint rate limit, shared by every endpoint that authenticates clients
+    /// (introspection, revocation): one bucket per registered client (all unregistered names
+    /// share one, so made-up ids cannot flood the table) and one per peer address when known.
+    pub(crate) fn token_rate_limit(
         &self,
         claimed: Option<&str>,
         peer: Option<std::net::IpAddr>,
