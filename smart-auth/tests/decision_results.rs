@@ -502,6 +502,62 @@ fn writes_confined_to_a_patient_never_reach_into_another_patients_compartment() 
     ]);
 }
 
+/// A create stores a new resource under an id the server assigns (smart.md §12.12): the body's
+/// `id` is dropped, so it never makes the new resource the compartment's own (`Patient/123`
+/// created anew is some other Patient). Checked on the body as sent, a `patient/Patient.c`
+/// token could create any number of Patient records by writing its own id into them.
+#[test]
+fn a_create_is_never_the_compartments_own_resource() {
+    big_stack(a_create_is_never_the_compartments_own_resource_body);
+}
+
+fn a_create_is_never_the_compartments_own_resource_body() {
+    let user = |scopes: &str, who: &str, req: &str| Case::new(scopes).user(who).request(req);
+    assert_table(
+        &authorizer(),
+        &[
+            p("patient/Patient.c", "POST Patient")
+                .body(PAT_123)
+                .expect(Forbidden),
+            p("patient/*.cruds", "POST Patient")
+                .body(PAT_123)
+                .expect(Forbidden),
+            p("patient/Patient.c", "POST Patient")
+                .body(r#"{"resourceType":"Patient"}"#)
+                .expect(Forbidden),
+            user("user/Patient.c", "Patient/123", "POST Patient")
+                .body(PAT_123)
+                .expect(Forbidden),
+            // Unconfined grants create Patients; an update keeps its id (the URL's).
+            Case::new("system/Patient.c")
+                .request("POST Patient")
+                .body(PAT_123)
+                .expect(Allow),
+            p("patient/Patient.u", "PUT Patient/123")
+                .stored(PAT_123)
+                .body(PAT_123)
+                .expect(Allow),
+            p("patient/Patient.u", "PUT Patient/123")
+                .body(PAT_123)
+                .expect(Allow),
+            // Other creates are unchanged, with or without an id in the body.
+            p("patient/Observation.c", "POST Observation")
+                .body(OBS_123)
+                .expect(Allow),
+        ],
+    );
+    // A transaction entry creating one is refused before anything is written.
+    let ctx = context("patient/*.cruds", Some("123"), None);
+    let fhir_types::Resource::Bundle(tx) = resource(&format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[
+            {{"fullUrl":"urn:uuid:6f1e2c9a-0b7d-4e0a-9a51-2f7c4d8e1b3a","resource":{PAT_123},"request":{{"method":"POST","url":"Patient"}}}}]}}"#
+    )) else {
+        unreachable!()
+    };
+    let denial = authorizer().decide_bundle(&ctx, &tx).unwrap_err();
+    assert_eq!(denial.reason(), DenialReason::TransactionEntryDenied);
+}
+
 #[test]
 fn batch_and_transaction() {
     big_stack(batch_and_transaction_body);

@@ -230,7 +230,9 @@ impl Permit {
     ///
     /// A grant confined to a patient's compartment writes only resources in that compartment
     /// and in no other patient's (a second reference such as `Observation.performer` naming
-    /// another patient is a 403), new and stored versions alike.
+    /// another patient is a 403), new and stored versions alike. A create is stored under an id
+    /// the server assigns, so the body's `id` never makes it the compartment's own resource: a
+    /// grant confined to `Patient/123` creates no Patient.
     ///
     /// A Binary naming a `securityContext` is always refused here: check it with
     /// [`check_write_with_context`](Self::check_write_with_context).
@@ -276,6 +278,12 @@ impl Permit {
             if resource.resource_type() == ResourceType::AuditEvent {
                 return Err(Denial::forbidden(DenialReason::AuditEventReadOnly));
             }
+            // A create is stored under an id the server assigns: the body's never makes it the
+            // compartment's own resource (a new `Patient` is never `Patient/123`).
+            let created = (is_new && needed == Permissions::CREATE)
+                .then(|| without_own_id(resource))
+                .flatten();
+            let resource = created.as_ref().unwrap_or(resource);
             if !self.allows_context_inner(resource, context, needed, true) {
                 return Err(Denial::forbidden(DenialReason::WriteOutOfScope));
             }
@@ -450,4 +458,22 @@ impl Permit {
         self.granting(ty, needed)
             .any(|(s, reach)| *reach == Reach::All && s.constraints().is_empty())
     }
+}
+
+/// A copy of `resource` without its `id`, when it is of a type that defines a compartment
+/// (`Patient`, `Encounter`, `RelatedPerson`, `Practitioner`, `Device`) and has one: the only
+/// resources whose own id puts them in a compartment.
+fn without_own_id(resource: &Resource) -> Option<Resource> {
+    CompartmentType::for_resource_type(resource.resource_type())?;
+    resource.id()?;
+    let mut copy = resource.clone();
+    match &mut copy {
+        Resource::Patient(r) => r.id = None,
+        Resource::Encounter(r) => r.id = None,
+        Resource::RelatedPerson(r) => r.id = None,
+        Resource::Practitioner(r) => r.id = None,
+        Resource::Device(r) => r.id = None,
+        _ => return None,
+    }
+    Some(copy)
 }
