@@ -520,4 +520,10 @@ async fn introspection_and_revocation_share_the_token_endpoint_rate_limit() {
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{path}");
         assert!(r.header("retry-after").is_some(), "{path}");
     }
+    // a bearer caller of the introspection endpoint guesses no secret: not charged
+    let bearer = [("authorization", "Bearer not-a-token")];
+    let r = server
+        .post_form("/auth/introspect", &[("token", "x")], &bearer)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }

@@ -84,6 +84,7 @@ impl Caller {
 
 fn introspection_caller(
     state: &AuthzState,
+    peer: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<Caller, OAuthError> {
@@ -102,27 +103,26 @@ fn introspection_caller(
             .map(Caller::Bearer)
             .ok_or(OAuthError::invalid_client());
     }
-    let client = authenticate_client(state, headers, params)?;
+    let client = authenticate_limited(state, peer, headers, params)?;
     if !client.is_confidential() {
         return Err(OAuthError::invalid_client());
     }
     Ok(Caller::Confidential(client.client_id))
 }
 
-/// The form of a request to an endpoint that authenticates clients, within the token
-/// endpoint's rate limit (or else no one could guess secrets at the token endpoint but freely
-/// here).
-fn limited_form(
+/// Client authentication within the token endpoint's rate limit (or else no one could guess
+/// secrets at the token endpoint but freely here). A bearer caller of the introspection
+/// endpoint guesses no secret and is not charged.
+fn authenticate_limited(
     state: &AuthzState,
     peer: Option<std::net::IpAddr>,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Params, OAuthError> {
-    let params = parse_form_body(headers, body)?;
+    params: &Params,
+) -> Result<super::clients::ClientConfig, OAuthError> {
     state
-        .token_rate_limit(claimed_client_id(headers, &params).as_deref(), peer)
+        .token_rate_limit(claimed_client_id(headers, params).as_deref(), peer)
         .map_err(OAuthError::rate_limited)?;
-    Ok(params)
+    authenticate_client(state, headers, params)
 }
 
 pub(crate) async fn introspect(
@@ -131,8 +131,8 @@ pub(crate) async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let outcome = limited_form(&state, peer, &headers, &body).and_then(|params| {
-        let caller = introspection_caller(&state, &headers, &params)?;
+    let outcome = parse_form_body(&headers, &body).and_then(|params| {
+        let caller = introspection_caller(&state, peer, &headers, &params)?;
         let token = params
             .get("token")
             .ok_or(OAuthError::invalid_request("token is required"))?;
@@ -182,7 +182,7 @@ fn revoke_inner(
     body: &[u8],
 ) -> Response {
     let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Revocation, false);
-    let params = match limited_form(state, peer, headers, body) {
+    let params = match parse_form_body(headers, body) {
         Ok(p) => p,
         Err(e) => {
             event.reason = Some(e.error.to_owned());
@@ -191,7 +191,7 @@ fn revoke_inner(
         }
     };
     event.client_id = claimed_client_id(headers, &params);
-    let client = match authenticate_client(state, headers, &params) {
+    let client = match authenticate_limited(state, peer, headers, &params) {
         Ok(c) => c,
         Err(e) => {
             event.reason = Some(e.error.to_owned());
