@@ -741,3 +741,31 @@ fn the_required_scope_is_named_in_the_syntax_of_the_tokens_scopes() {
         Some("patient/Observation.c")
     );
 }
+
+/// History takes `_count`, `_since` and `_at` (FHIR R4 http.html, history), not search
+/// parameters: a host that applied them would run criteria the decision never looked at, and
+/// `_list` (R4's other history parameter) is refused here as in searches (smart.md §12.1,
+/// §12.7: unknown parameters are refused).
+#[test]
+fn history_takes_no_search_parameters() {
+    let a = Authorizer::default();
+    let mut cases = Vec::new();
+    for path in ["Observation/1/_history", "Observation/_history", "_history"] {
+        for (query, expect) in [
+            ("_count=10&_since=2024-01-01T00:00:00Z", Allowed),
+            ("_at=2024", Allowed),
+            ("_list=l1", BadRequest),
+            ("subject=Patient/456", BadRequest),
+            ("code=1", BadRequest),
+            ("_id=1", BadRequest),
+            ("_has:Observation:patient:code=1", BadRequest),
+            ("_include=Observation:subject", BadRequest),
+            ("_type=Observation", BadRequest),
+        ] {
+            let req = format!("GET {path}?{query}");
+            cases.push(p("patient/*.rs", &req, expect));
+            cases.push(s("system/*.rs", &req, expect));
+        }
+    }
+    assert_table(&a, &cases);
+}

@@ -225,6 +225,9 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     match (req.interaction(), ty) {
         (I::Capabilities, _) => Ok(Decision::Allow(permit)),
         (I::Read | I::VRead | I::HistoryInstance, Some(ty)) => {
+            if req.interaction() == I::HistoryInstance {
+                history_params(req)?;
+            }
             let permit = require(permit, ty, Permissions::READ)?;
             // Another patient's record may be linked to the launch patient: decided on the
             // fetched resource (a miss answers like a missing resource either way).
@@ -243,11 +246,13 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
             search::decide(permit, req).map(finish)
         }
         (I::HistoryType, Some(ty)) => {
+            history_params(req)?;
             let permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
             history_policy(&permit)?;
             Ok(finish(permit))
         }
         (I::HistorySystem, None) => {
+            history_params(req)?;
             let permit = search::require_all_types(permit, Permissions::SEARCH)?;
             history_policy(&permit)?;
             Ok(finish(permit))
@@ -268,6 +273,18 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         }
         (I::Operation, _) => operation(permit, req),
         _ => Err(Denial::bad_request(DenialReason::UnsupportedParameter)),
+    }
+}
+
+/// History takes `_count`, `_since` and `_at` (R4 http.html, history), and the result controls
+/// every request may carry; search parameters, `_list` among them, `_has`, includes and `_type`
+/// are criteria the decision does not check here, so they are refused.
+fn history_params(req: &FhirRequest) -> Result<(), Denial> {
+    let q = req.query();
+    if q.params.is_empty() && q.has.is_empty() && q.includes.is_empty() && q.types.is_empty() {
+        Ok(())
+    } else {
+        Err(Denial::bad_request(DenialReason::UnsupportedParameter))
     }
 }
 
