@@ -254,6 +254,12 @@ const REJECTED: &[(&str, &str, ErrorKind, &str)] = &[
         "Patient.active",
     ),
     (
+        "Extension.url: whitespace (a uri)",
+        r#"{"resourceType":"Patient","extension":[{"url":"http://x y","valueString":"a"}]}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.extension[0].url",
+    ),
+    (
         "oid: missing prefix",
         r#"{"resourceType":"Patient","identifier":[{"system":"1.2.3"}],"extension":[{"url":"http://x","valueOid":"1.2.3"}]}"#,
         ErrorKind::InvalidPrimitive,

@@ -91,6 +91,8 @@ fn arms(ctx: &Ctx, st: &Struct) -> (Vec<KeyArm>, Vec<String>) {
             }
             Kind::Single(ty) => {
                 let read = match ty {
+                    // `Extension.url` is a uri (its fhir-type), `Element.id` a string.
+                    Ty::PlainString if f.json == "url" => "uri".to_string(),
                     Ty::PlainString => "plain_string".to_string(),
                     Ty::Resource => "Resource::read".to_string(),
                     Ty::Complex(n) => format!("{n}::read"),

@@ -333,7 +333,7 @@ impl ReadFields for Extension {
         let _ = seen;
         match key {
             0 => opt(p, &mut self.id, plain_string),
-            1 => one(p, &mut self.url, plain_string),
+            1 => one(p, &mut self.url, uri),
             2 => choice_value(p, &mut self.value, id, ExtensionValue::Id, |e| match e {
                 ExtensionValue::Id(x) => Some(x),
                 _ => None,
