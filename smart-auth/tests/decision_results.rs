@@ -558,6 +558,70 @@ fn a_create_is_never_the_compartments_own_resource_body() {
     assert_eq!(denial.reason(), DenialReason::TransactionEntryDenied);
 }
 
+/// A write of one instance (or a plain create) takes no search parameters, `_has`, includes or
+/// `_type` (smart.md §12.1): the decision checks none of them, and a host that honours one
+/// (HAPI's `DELETE ...?_cascade=delete` deletes every resource referencing the target, whoever's
+/// it is) would act beyond what was decided. Result controls are still fine.
+#[test]
+fn instance_writes_take_no_search_parameters() {
+    let body = OBS_123;
+    assert_table(
+        &authorizer(),
+        &[
+            p(
+                "patient/Observation.d",
+                "DELETE Observation/o1?_cascade=delete",
+            )
+            .stored(OBS_123)
+            .expect(BadRequest),
+            p(
+                "patient/Observation.u",
+                "PUT Observation/o1?subject=Patient/456",
+            )
+            .stored(OBS_123)
+            .body(body)
+            .expect(BadRequest),
+            p("patient/Observation.u", "PATCH Observation/o1?code=1")
+                .stored(OBS_123)
+                .body(body)
+                .expect(BadRequest),
+            p(
+                "patient/Observation.c",
+                "POST Observation?subject=Patient/456",
+            )
+            .body(body)
+            .expect(BadRequest),
+            p(
+                "patient/Observation.c",
+                "POST Observation?_has:Group:member:_id=1",
+            )
+            .body(body)
+            .expect(BadRequest),
+            p(
+                "patient/Observation.c",
+                "POST Observation?_include=Observation:subject",
+            )
+            .body(body)
+            .expect(BadRequest),
+            Case::new("system/Observation.d")
+                .request("DELETE Observation/o1?_cascade=delete")
+                .stored(OBS_123)
+                .expect(BadRequest),
+            // Result controls, and conditional writes' criteria, as before.
+            p(
+                "patient/Observation.d",
+                "DELETE Observation/o1?_format=json",
+            )
+            .stored(OBS_123)
+            .expect(Allow),
+            p("patient/Observation.c", "POST Observation?_pretty=true")
+                .body(body)
+                .expect(Allow),
+            p("patient/Observation.uds", "DELETE Observation?code=1").expect(Narrow),
+        ],
+    );
+}
+
 #[test]
 fn batch_and_transaction() {
     big_stack(batch_and_transaction_body);

@@ -226,7 +226,7 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         (I::Capabilities, _) => Ok(Decision::Allow(permit)),
         (I::Read | I::VRead | I::HistoryInstance, Some(ty)) => {
             if req.interaction() == I::HistoryInstance {
-                history_params(req)?;
+                no_criteria(req)?;
             }
             let permit = require(permit, ty, Permissions::READ)?;
             // Another patient's record may be linked to the launch patient: decided on the
@@ -246,13 +246,13 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
             search::decide(permit, req).map(finish)
         }
         (I::HistoryType, Some(ty)) => {
-            history_params(req)?;
+            no_criteria(req)?;
             let permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
             history_policy(&permit)?;
             Ok(finish(permit))
         }
         (I::HistorySystem, None) => {
-            history_params(req)?;
+            no_criteria(req)?;
             let permit = search::require_all_types(permit, Permissions::SEARCH)?;
             history_policy(&permit)?;
             Ok(finish(permit))
@@ -276,10 +276,12 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     }
 }
 
-/// History takes `_count`, `_since` and `_at` (R4 http.html, history), and the result controls
-/// every request may carry; search parameters, `_list` among them, `_has`, includes and `_type`
-/// are criteria the decision does not check here, so they are refused.
-fn history_params(req: &FhirRequest) -> Result<(), Denial> {
+/// For requests whose query holds no criteria: history, which takes `_count`, `_since` and
+/// `_at` (R4 http.html, history), and writes of one instance or plain creates. Beyond those and
+/// the result controls every request may carry, search parameters (`_list` and a host's own
+/// such as `_cascade` among them), `_has`, includes and `_type` would be criteria the decision
+/// does not check here, so they are refused.
+fn no_criteria(req: &FhirRequest) -> Result<(), Denial> {
     let q = req.query();
     if q.params.is_empty() && q.has.is_empty() && q.includes.is_empty() && q.types.is_empty() {
         Ok(())
@@ -322,6 +324,7 @@ fn write(permit: Permit, req: &FhirRequest, ty: ResourceType) -> Result<Permit, 
     let criteria = if conditional {
         Some(req.query())
     } else {
+        no_criteria(req)?;
         req.if_none_exist()
     };
     if conditional && permit.policy.conditional_requires_search {
