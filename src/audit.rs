@@ -138,29 +138,33 @@ fn base_record(
     r
 }
 
-/// The purposes of use a token states (claim `purpose_of_use`: a v3 PurposeOfUse code or a
-/// list of them, as IHE IUA and some SMART deployments carry it). Bounded and checked for form.
+/// The purposes of use a token states (claim `purpose_of_use`: a v3 PurposeOfUse code, a
+/// Coding `{"system", "code"}` as IHE IUA carries it, or a list of either). Bounded; a value of
+/// another form is recorded as [`fhir_audit::UNREADABLE_PURPOSE_OF_USE`], never dropped.
 fn purposes_of_use(ctx: &AccessContext) -> Vec<String> {
-    let ok = |s: &&str| {
-        (1..=32).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    use serde_json::Value;
+    let code = |v: &Value| -> String {
+        let code = match v {
+            Value::Object(coding) => coding.get("code").and_then(Value::as_str),
+            other => other.as_str(),
+        };
+        let well_formed = |s: &&str| {
+            (1..=32).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        code.filter(well_formed)
+            .unwrap_or(fhir_audit::UNREADABLE_PURPOSE_OF_USE)
+            .to_owned()
     };
-    match ctx.claim("purpose_of_use") {
-        Some(serde_json::Value::String(s)) => [s.as_str()]
-            .into_iter()
-            .filter(ok)
-            .map(str::to_owned)
-            .collect(),
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .filter_map(serde_json::Value::as_str)
-            .filter(ok)
-            .take(8)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
+    let mut codes: Vec<String> = match ctx.claim("purpose_of_use") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) if a.is_empty() => Vec::new(),
+        Some(Value::Array(a)) => a.iter().take(8).map(code).collect(),
+        Some(one) => vec![code(one)],
+    };
+    codes.dedup();
+    codes
 }
 
 impl Authorized {
@@ -321,5 +325,45 @@ impl Rejected {
             r = r.patient(p);
         }
         r.outcome(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map, Value};
+    use smart_auth::testing::policy::context_with_claims;
+
+    fn stated(purpose: Value) -> Vec<String> {
+        let mut claims = Map::new();
+        claims.insert("purpose_of_use".into(), purpose);
+        purposes_of_use(&context_with_claims("system/*.rs", None, None, &claims))
+    }
+
+    #[test]
+    fn a_stated_purpose_is_recorded_in_every_form_and_never_dropped() {
+        let v3 = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+        assert_eq!(stated(json!("PUBHLTH")), ["PUBHLTH"]);
+        assert_eq!(stated(json!(["TREAT", "PUBHLTH"])), ["TREAT", "PUBHLTH"]);
+        // IHE IUA carries a Coding.
+        assert_eq!(
+            stated(json!({"system": v3, "code": "PUBHLTH"})),
+            ["PUBHLTH"]
+        );
+        assert_eq!(
+            stated(json!([{"system": v3, "code": "HLEGAL"}])),
+            ["HLEGAL"]
+        );
+        // A purpose stated in a form this cannot read still makes the access accountable.
+        for unreadable in [
+            json!("public health!"),
+            json!(7),
+            json!({"display": "law"}),
+            json!([""]),
+        ] {
+            assert_eq!(stated(unreadable), [fhir_audit::UNREADABLE_PURPOSE_OF_USE]);
+        }
+        assert!(stated(Value::Null).is_empty());
+        assert!(stated(json!([])).is_empty());
     }
 }

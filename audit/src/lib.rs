@@ -110,6 +110,7 @@ pub use clock::{Clock, FixedClock};
 pub use model::{
     AuditRecord, Client, Disclosure, Event, Interaction, Outcome, Recipient, RecordError,
     ResourceRef, SecurityAlert, Severity, TokenRef, User, MAX_RECORD_LEN,
+    UNREADABLE_PURPOSE_OF_USE,
 };
 pub use request::{RawRequest, MAX_RAW_REQUEST};
 pub use verify::{verify_log, Problem, ProblemKind, VerifyOptions, VerifyReport};

@@ -54,7 +54,8 @@ pub struct AuditRecord {
     /// The cleaned query (parameters actually applied), plain text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_description: Option<String>,
-    /// v3 PurposeOfUse codes (`TREAT`, `HPAYMT`, `PUBHLTH`, ...).
+    /// v3 PurposeOfUse codes (`TREAT`, `HPAYMT`, `PUBHLTH`, ...), or
+    /// [`UNREADABLE_PURPOSE_OF_USE`] for a purpose stated in a form the host could not read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub purpose_of_use: Vec<String>,
     /// The request's correlation id (`X-Request-Id`).
@@ -730,3 +731,9 @@ impl AuditRecord {
         serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(e.to_string()))
     }
 }
+
+/// The purpose of use recorded when a token states one in a form that is no code (a number, a
+/// Coding without a code, text with spaces): a stated purpose that is not treatment, payment
+/// or operations, so the access stays in the patient's accounting of disclosures
+/// (over-reporting rather than a disclosure dropped). Rendered as text, not as a v3 code.
+pub const UNREADABLE_PURPOSE_OF_USE: &str = "unreadable-purpose-of-use";

@@ -390,6 +390,9 @@ pub fn purpose_statement(codes: &[String]) -> String {
                 "HCOMPL" => "compliance with a legal mandate",
                 "HPRGRP" => "health program reporting",
                 "MILCDM" | "MILDCRG" => "military command or discharge",
+                crate::UNREADABLE_PURPOSE_OF_USE => {
+                    return "a purpose stated in a form that could not be read".to_owned()
+                }
                 _ => return c.clone(),
             };
             format!("{text} ({c})")

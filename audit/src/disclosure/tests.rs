@@ -499,3 +499,33 @@ fn may_be_accounted_keeps_whatever_an_accounting_lists() {
         assert_eq!(listed, kept, "{r:?}");
     }
 }
+
+/// A purpose the host could not read is still a stated purpose that is not treatment,
+/// payment or operations: the access is accounted, and said as such, not as a v3 code.
+#[test]
+fn an_unreadable_purpose_is_accounted_and_rendered_as_text() {
+    let record = AuditRecord::rest(at(2026, 6, 1), Interaction::Read, Some("Immunization"))
+        .client(Client::new("state-iis"))
+        .resource(crate::ResourceRef::new("Immunization", "i1"))
+        .patient("p1")
+        .purpose(crate::UNREADABLE_PURPOSE_OF_USE);
+    let policy = AccountingPolicy {
+        rest_access_as_disclosure: true,
+        ..Default::default()
+    };
+    let req = AccountingRequest::new("p1", at(2026, 11, 28));
+    let report = account([&record], &req, &policy);
+    assert_eq!(report.entries.len(), 1);
+    assert_eq!(
+        report.entries[0].purpose,
+        "a purpose stated in a form that could not be read"
+    );
+    let config = crate::render::RenderConfig::new("https://fhir.example/fhir");
+    let event = &crate::render::to_audit_events(&record, &config)[0];
+    let json = String::from_utf8(fhir_types::json::to_vec(&fhir_types::Resource::AuditEvent(
+        Box::new(event.clone()),
+    )))
+    .unwrap();
+    assert!(json.contains("could not be read"), "{json}");
+    assert!(!json.contains("\"code\":\"unreadable"), "{json}");
+}

@@ -317,6 +317,11 @@ fn purposes(record: &AuditRecord) -> Vec<fhir_types::datatypes::CodeableConcept>
     record
         .purpose_of_use
         .iter()
-        .map(|p| concept(vec![coding(PURPOSE_OF_USE, p, "")]))
+        .map(|p| match p.as_str() {
+            crate::UNREADABLE_PURPOSE_OF_USE => {
+                text_concept("a purpose of use stated in a form that could not be read")
+            }
+            code => concept(vec![coding(PURPOSE_OF_USE, code, "")]),
+        })
         .collect()
 }
