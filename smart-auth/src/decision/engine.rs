@@ -12,6 +12,7 @@ use super::{MissingContextStatus, OperationRule, PatientHistory, UserAccess};
 use crate::context::AccessContext;
 use crate::request::{CompartmentRef, FhirRequest, Interaction, OperationLevel};
 use crate::scope::{Level, Permissions, Syntax};
+use crate::validator::claims::is_fhir_id;
 
 impl Authorizer {
     /// An authorizer with these settings.
@@ -54,9 +55,7 @@ impl Authorizer {
         }
         let patient = if scopes.has_level(Level::Patient) {
             match ctx.launch().patient {
-                Some(p) if crate::request::is_valid_id(p) => {
-                    Reach::Compartment(ResourceType::Patient, p.to_owned())
-                }
+                Some(p) if is_fhir_id(p) => Reach::Compartment(ResourceType::Patient, p.to_owned()),
                 _ => return Err(invalid(DenialReason::MissingPatientContext)),
             }
         } else {
@@ -69,11 +68,15 @@ impl Authorizer {
             let Some(user) = self.policy.resolve_fhir_user(url) else {
                 return Err(invalid(DenialReason::MissingFhirUser));
             };
+            // The host's answer is held to the rule for a `patient` claim: an id that names no
+            // resource (empty, `..`, a path) reaches nothing.
             match self.policy.user_policy.access(&user, ctx) {
-                UserAccess::Deny => Reach::Nothing,
-                UserAccess::PatientCompartment(id) => Reach::Compartment(ResourceType::Patient, id),
-                UserAccess::Compartment(ty, id) => Reach::Compartment(ty, id),
+                UserAccess::PatientCompartment(id) if is_fhir_id(&id) => {
+                    Reach::Compartment(ResourceType::Patient, id)
+                }
+                UserAccess::Compartment(ty, id) if is_fhir_id(&id) => Reach::Compartment(ty, id),
                 UserAccess::Unrestricted => Reach::All,
+                _ => Reach::Nothing,
             }
         } else {
             Reach::Nothing

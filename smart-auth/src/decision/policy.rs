@@ -63,7 +63,9 @@ pub enum MissingContextStatus {
     Forbidden,
 }
 
-/// What a `user/` scope reaches for one user, as decided by a [`UserPolicy`].
+/// What a `user/` scope reaches for one user, as decided by a [`UserPolicy`]. A compartment
+/// whose id is not a FHIR id naming a resource (empty, `.`, `..`, longer than 64, a path) reaches
+/// nothing, like [`Deny`](UserAccess::Deny).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UserAccess {
