@@ -26,9 +26,11 @@ pub enum BundleKind {
 pub struct BundleDecision {
     /// Batch or transaction.
     pub kind: BundleKind,
-    /// One decision per entry. For writes, the entry's resource has already passed
-    /// [`Permit::check_write`](super::Permit::check_write) as the new content; the host still
-    /// checks the stored version with the entry's permit.
+    /// One decision per entry. For creates and updates (conditional too), the entry's resource
+    /// has already passed [`Permit::check_write`](super::Permit::check_write) as the new
+    /// content; the host still checks the stored version with the entry's permit. A patch
+    /// entry's resource is the patch, not the new content: the host checks the patched result
+    /// and the stored version, as for a standalone patch.
     pub entries: Vec<Decision>,
 }
 
