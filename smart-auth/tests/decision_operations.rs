@@ -112,3 +112,25 @@ fn instance_operations_run_as_searches_stay_in_the_compartment() {
         ],
     );
 }
+
+/// The Bulk Data IG's servers SHALL take the kick-off by GET and MAY by POST, with the
+/// parameters in a Parameters body, which this request model does not read: a POST kick-off
+/// would carry `_type` and `_typeFilter` past every check above, so it is refused (405).
+#[test]
+fn a_kick_off_is_taken_by_get_only() {
+    use smart_auth::request::RequestError;
+    use smart_auth::testing::policy::try_request;
+    for path in ["$export", "Patient/$export", "Group/g1/$export"] {
+        let get = try_request(&format!("GET {path}?_type=Observation"));
+        assert!(get.is_ok(), "GET {path}: {get:?}");
+        let post = try_request(&format!("POST {path}"));
+        assert_eq!(
+            post.err().as_deref(),
+            Some(RequestError::MethodNotAllowed.to_string().as_str()),
+            "POST {path}"
+        );
+    }
+    // Other operations still take POST.
+    assert!(try_request("POST Observation/$validate").is_ok());
+    assert!(try_request("POST Patient/123/$everything").is_ok());
+}

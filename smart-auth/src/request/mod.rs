@@ -167,7 +167,9 @@ pub enum RequestError {
     /// An id or version id outside `[A-Za-z0-9\-.]{1,64}`.
     #[error("invalid id")]
     InvalidId,
-    /// The method is not defined for this path.
+    /// The method is not defined for this path, or not taken for it: a bulk `$export` kick-off
+    /// is taken by GET only (its POST form's Parameters body is not read, so its parameters
+    /// could not be decided).
     #[error("method not allowed")]
     MethodNotAllowed,
     /// A malformed query or `If-None-Exist` header.

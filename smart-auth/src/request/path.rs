@@ -104,6 +104,11 @@ pub(super) fn classify(
     let get = m == Method::GET || m == Method::HEAD;
     let post = m == Method::POST;
     let op_method = get || post;
+    // A bulk export kick-off by POST carries its parameters (`_type`, `_typeFilter`) in a
+    // Parameters body this model does not read; GET is the form servers SHALL take (Bulk Data).
+    if post && segs.last().is_some_and(|s| *s == "$export") {
+        return Err(RequestError::MethodNotAllowed);
+    }
     req.interaction = match segs.as_slice() {
         [] if get => Interaction::SearchSystem,
         [] if post => {
