@@ -92,6 +92,20 @@ fn count_is_clamped_to_the_policy_maximum() {
     assert_eq!(count("GET Observation"), None);
     assert_eq!(count("GET Patient/123/$everything?_count=5000"), Some(1000));
     assert_eq!(count("GET ?_type=Observation&_count=4000"), Some(1000));
+    // History pages and a host's search-like operations are bounded alike (threats.md §4).
+    assert_eq!(count("GET Observation/_history?_count=5000"), Some(1000));
+    assert_eq!(count("GET _history?_count=5000"), Some(1000));
+    assert_eq!(count("GET Observation/o1/_history?_count=5000"), Some(1000));
+    assert_eq!(count("GET Observation/_history?_count=7"), Some(7));
+    let lastn = Authorizer::new(
+        DecisionPolicy::default()
+            .with_operation("lastn", smart_auth::decision::OperationRule::AsSearch),
+    );
+    let permit = lastn
+        .decide(&ctx, &request("GET Observation/$lastn?_count=5000"))
+        .into_result()
+        .unwrap();
+    assert_eq!(permit.count(), Some(1000));
     let mut small = DecisionPolicy::default();
     small.max_count = 50;
     let permit = Authorizer::new(small)

@@ -215,6 +215,8 @@ fn finish(permit: Permit) -> Decision {
 
 pub(crate) fn decide_with(mut permit: Permit, req: &FhirRequest) -> Decision {
     permit.id = req.id().map(str::to_owned);
+    // Every page is bounded: searches, history, `$everything`, a host's search-like operations.
+    permit.count = req.query().count.map(|c| c.min(permit.policy.max_count));
     match decide_inner(permit, req) {
         Ok(d) => d,
         Err(denial) => Decision::Deny(denial),
@@ -430,6 +432,5 @@ fn everything(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         resource_type: ResourceType::Patient,
         id: id.to_owned(),
     });
-    permit.count = req.query().count.map(|c| c.min(permit.policy.max_count));
     Ok(Decision::Narrow(permit))
 }

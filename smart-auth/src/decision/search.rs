@@ -36,7 +36,6 @@ const REFUSED_PARAMS: [&str; 7] = [
 
 pub(super) fn decide(mut permit: Permit, req: &FhirRequest) -> Result<Permit, Denial> {
     let query = req.query();
-    permit.count = query.count.map(|c| c.min(permit.policy.max_count));
     match (req.resource_type(), req.compartment()) {
         (Some(ty), compartment) => {
             if permit.granting(ty, Permissions::SEARCH).next().is_none() {
