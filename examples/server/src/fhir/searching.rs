@@ -119,7 +119,10 @@ fn includes(
                    id: &str,
                    out: &mut Vec<(Version, String)>|
      -> Result<(), Fail> {
-        if out.len() >= MAX_INCLUDED || seen.contains(&(rtype.to_owned(), id.to_owned())) {
+        // Each candidate is looked up and checked once, kept or not: the same resources named
+        // again (a repeated `_include`, two parameters on one reference, many matches sharing
+        // a referrer) cost a set lookup, not another read and check of their body each time.
+        if out.len() >= MAX_INCLUDED || !seen.insert((rtype.to_owned(), id.to_owned())) {
             return Ok(());
         }
         // Included resources need search (or read) rights on their own type.
@@ -131,7 +134,6 @@ fn includes(
         };
         let body = v.body.take();
         if let Some(body) = body.filter(|b| env.access.may_read(tx, rtype, id, b)) {
-            seen.insert((rtype.to_owned(), id.to_owned()));
             out.push((v, body));
         }
         Ok(())
@@ -416,3 +418,7 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, Strin
     done.touched = vec![format!("Patient/{id}")];
     Ok(done)
 }
+
+#[cfg(test)]
+#[path = "searching_tests.rs"]
+mod tests;

@@ -1,0 +1,68 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::fhir::access::Access;
+use crate::fhir::search::pairs;
+use crate::store::Store;
+
+/// Reads every type, but no Observation: counts the Observation bodies it was asked about.
+#[derive(Default)]
+struct NoObservations {
+    checked: AtomicUsize,
+}
+
+impl Access for NoObservations {
+    fn narrowing(&self, _rtype: &str) -> Option<Vec<Clause>> {
+        Some(Vec::new())
+    }
+
+    fn may_read(&self, _tx: &Tx<'_>, rtype: &str, _id: &str, _body: &str) -> bool {
+        if rtype == "Observation" {
+            self.checked.fetch_add(1, Ordering::Relaxed);
+        }
+        rtype != "Observation"
+    }
+
+    fn may_read_accounting(&self, _patient: &str, _base: &str) -> bool {
+        false
+    }
+}
+
+fn store(observations: usize) -> Store {
+    let store = Store::open(None, "http://localhost/fhir").unwrap();
+    let now = chrono::Utc::now();
+    store
+        .transaction(|tx| -> crate::store::Result<()> {
+            tx.put("Patient", "p1", json!({"resourceType": "Patient"}), now)?;
+            for i in 0..observations {
+                let obs = json!({"resourceType": "Observation", "status": "final",
+                    "code": {"text": "x"}, "subject": {"reference": "Patient/p1"}});
+                tx.put("Observation", &format!("o{i}"), obs, now)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    store
+}
+
+#[test]
+fn each_candidate_for_inclusion_is_checked_once_however_often_it_is_named() {
+    let store = store(5);
+    let access = NoObservations::default();
+    let env = Env {
+        access: &access,
+        base: "http://localhost/fhir",
+        now: chrono::Utc::now(),
+    };
+    // The same referrers named by a repeated `_revinclude` and by two parameters on the same
+    // reference: each of the five Observations is looked up and checked once, not per name.
+    let query = pairs(
+        "_id=p1&_revinclude=Observation:subject&_revinclude=Observation:subject\
+         &_revinclude=Observation:subject&_revinclude=Observation:patient",
+    );
+    let done = store
+        .read(|tx| search(tx, &env, "Patient", &query, None))
+        .unwrap();
+    assert_eq!(done.touched, vec!["Patient/p1".to_owned()]);
+    assert_eq!(access.checked.load(Ordering::Relaxed), 5);
+}
