@@ -430,3 +430,80 @@ fn write_only_tokens_write_inside_their_compartment_only() {
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(victim_state(&s, &t, &victim), ("1".into(), "final".into()));
 }
+
+/// A transaction's conditional create that finds its resource stands for that resource: the
+/// other entries' references to its `urn:uuid` fullUrl point at the match (FHIR R4 http.html
+/// §3.1.0.11.2), never at an id that was assigned and then not created (a dangling reference
+/// anyone could later claim with an update-as-create).
+#[test]
+fn references_to_a_conditional_create_that_matched_point_at_the_match() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let base = create(&s, &t.alice, &obs("cc-base", "Patient/example", "final"));
+    let mut derived = obs("cc-derived", "Patient/example", "final");
+    derived["derivedFrom"] =
+        json!([{"reference": "urn:uuid:5f0c3f1e-6b0a-4d7e-9d43-0d1f4c1e0a01"}]);
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": "urn:uuid:5f0c3f1e-6b0a-4d7e-9d43-0d1f4c1e0a01",
+             "resource": obs("cc-base", "Patient/example", "final"),
+             "request": {"method": "POST", "url": "Observation", "ifNoneExist": criteria("cc-base")}},
+            {"fullUrl": "urn:uuid:5f0c3f1e-6b0a-4d7e-9d43-0d1f4c1e0a02",
+             "resource": derived,
+             "request": {"method": "POST", "url": "Observation"}}
+        ]
+    });
+    let r = s.send_json("POST", "", &t.alice, &bundle);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = r.json();
+    assert_eq!(b["entry"][0]["response"]["status"], "200", "{b}");
+    assert_eq!(b["entry"][0]["resource"]["id"], json!(base), "{b}");
+    assert_eq!(
+        b["entry"][1]["resource"]["derivedFrom"][0]["reference"],
+        json!(format!("Observation/{base}")),
+        "{b}"
+    );
+    // A token that may not read the match cannot be told its id through a reference: the
+    // transaction is refused and writes nothing.
+    let create_only = s.patient_token("patient/Observation.c");
+    let mut bundle = bundle;
+    bundle["entry"][1]["resource"]["identifier"][0]["value"] = json!("cc-derived-2");
+    let r = s.send_json("POST", "", &create_only, &bundle);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(!r.text().contains(&base), "{}", r.text());
+    let r = s.get(
+        &format!("/Observation?{}", criteria("cc-derived-2")),
+        &t.reader,
+    );
+    assert_eq!(r.json()["total"], 0, "{}", r.text());
+}
+
+/// Two entries of one transaction may not share a fullUrl: a reference to it would name
+/// either (FHIR R4 bundle.html bdl-7), so the transaction is refused and nothing is written.
+#[test]
+fn a_transaction_with_duplicate_full_urls_is_refused() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let mut derived = obs("dup-derived", "Patient/example", "final");
+    derived["derivedFrom"] =
+        json!([{"reference": "urn:uuid:0e7d1a52-2f0c-4a55-8e0c-6a1b2c3d4e5f"}]);
+    let entry = |identifier: &str| {
+        json!({"fullUrl": "urn:uuid:0e7d1a52-2f0c-4a55-8e0c-6a1b2c3d4e5f",
+               "resource": obs(identifier, "Patient/example", "final"),
+               "request": {"method": "POST", "url": "Observation"}})
+    };
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [entry("dup-1"), entry("dup-2"),
+                  {"resource": derived, "request": {"method": "POST", "url": "Observation"}}]
+    });
+    let r = s.send_json("POST", "", &t.alice, &bundle);
+    assert_eq!(r.status, 400, "{}", r.text());
+    for identifier in ["dup-1", "dup-2", "dup-derived"] {
+        let r = s.get(&format!("/Observation?{}", criteria(identifier)), &t.reader);
+        assert_eq!(r.json()["total"], 0, "{identifier}: {}", r.text());
+    }
+}

@@ -4,7 +4,7 @@
 //! its own; a transaction authorizes every entry first, then runs them all in one SQLite
 //! transaction, so a refused or failed entry commits nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use http::{Method, StatusCode};
 use secure_fhir::response::IssueCode;
@@ -238,6 +238,17 @@ fn transaction(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Outcome {
     let mut entries = raw.iter().map(parse_entry).collect::<Result<Vec<_>, _>>()?;
+    // A fullUrl names one entry (bdl-7): with two, a reference to it would name either.
+    let mut full_urls = HashSet::new();
+    if !entries
+        .iter()
+        .filter_map(|e| e.full_url.as_deref())
+        .all(|u| full_urls.insert(u))
+    {
+        return Err(Fail::bad_request(
+            "Two entries of the transaction have one fullUrl",
+        ));
+    }
     // urn:uuid fullUrls of created resources get their ids now, so references can be rewritten.
     let mut ids: HashMap<String, (String, String)> = HashMap::new();
     let mut assigned = vec![None; entries.len()];
@@ -250,12 +261,8 @@ fn transaction(
             }
         }
     }
-    for e in &mut entries {
-        if let Some(r) = &mut e.resource {
-            rewrite_references(r, &ids);
-        }
-    }
-    // Authorize every entry before anything is written.
+    // Authorize every entry before anything is written (by method and URL: the bodies are
+    // checked as each entry runs).
     let accesses = entries
         .iter()
         .map(authorize)
@@ -264,13 +271,34 @@ fn transaction(
     idx.sort_by_key(|&i| order(&entries[i].method));
     let results = store.transaction(|tx| -> Result<Vec<(usize, Done)>, Fail> {
         let mut results = Vec::new();
+        let mut rewritten = None;
         for &i in &idx {
             let env = Env {
                 access: &*accesses[i],
                 base,
                 now,
             };
+            if rewritten.is_none() && order(&entries[i].method) > 0 {
+                // After the deletes, before any create: a conditional create that finds its
+                // resource stands for it.
+                resolve_conditional_creates(tx, &entries, &accesses, (base, now), &mut ids);
+                let mut referenced = HashSet::new();
+                for e in &mut entries {
+                    if let Some(r) = &mut e.resource {
+                        rewrite_references(r, &ids, &mut referenced);
+                    }
+                }
+                rewritten = Some(referenced);
+            }
             let done = run_entry(tx, &env, &entries[i], assigned[i].as_deref())
+                .and_then(|done| {
+                    let urn = entries[i].full_url.as_deref();
+                    let referenced = rewritten.as_ref().zip(urn);
+                    match referenced.and_then(|(r, u)| r.contains(u).then(|| &ids[u])) {
+                        Some(target) => stands_for(done, target),
+                        None => Ok(done),
+                    }
+                })
                 .inspect_err(|f| failed(&entries[i], f))?;
             results.push((i, done));
         }
@@ -292,20 +320,84 @@ fn transaction(
     Ok(done)
 }
 
-fn rewrite_references(v: &mut Value, ids: &HashMap<String, (String, String)>) {
+/// Points each `urn:uuid` of a conditional create whose criteria find one resource the caller
+/// may see at that resource (FHIR R4 http.html, transaction processing), so that the other
+/// entries' references to it name the match and not an id that will never be created.
+fn resolve_conditional_creates(
+    tx: &store::Tx<'_>,
+    entries: &[Entry],
+    accesses: &[Box<dyn Access + Send>],
+    (base, now): (&str, chrono::DateTime<chrono::Utc>),
+    ids: &mut HashMap<String, (String, String)>,
+) {
+    for (e, access) in entries.iter().zip(accesses) {
+        let (Some(cond), Some(u), Route::Type(t)) = (&e.if_none_exist, &e.full_url, &e.route)
+        else {
+            continue;
+        };
+        if e.method != Method::POST || !ids.contains_key(u) {
+            continue;
+        }
+        let env = Env {
+            access: &**access,
+            base,
+            now,
+        };
+        let pairs = super::search::pairs(cond.trim_start_matches('?'));
+        // Criteria the entry's own run refuses are reported by that run.
+        let Ok(found) = super::searching::matches(tx, &env, t, &pairs, 2) else {
+            continue;
+        };
+        if let [one] = found.as_slice() {
+            if one
+                .body
+                .as_deref()
+                .is_some_and(|b| access.may_disclose(t, b))
+            {
+                ids.insert(u.clone(), (t.clone(), one.id.clone()));
+            }
+        }
+    }
+}
+
+/// `done` when the entry it answers is the resource `(type, id)` other entries' references
+/// to its fullUrl were rewritten to; else the transaction fails rather than commit references
+/// to nothing (or name a match the caller may not see).
+fn stands_for(done: Done, (t, id): &(String, String)) -> Outcome {
+    match &done.version {
+        Some(v) if v.rtype == *t && v.id == *id => Ok(done),
+        Some(_) => Err(Fail::new(
+            StatusCode::CONFLICT,
+            IssueCode::Conflict,
+            "A conditional create in the transaction did not resolve to what its references name",
+        )),
+        None => Err(Fail::FORBIDDEN),
+    }
+}
+
+/// Rewrites references to the fullUrls in `ids`, noting in `referenced` each one rewritten.
+fn rewrite_references(
+    v: &mut Value,
+    ids: &HashMap<String, (String, String)>,
+    referenced: &mut HashSet<String>,
+) {
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
                 if k == "reference" {
-                    if let Some((t, id)) = child.as_str().and_then(|s| ids.get(s)) {
+                    let found = child.as_str().and_then(|s| ids.get_key_value(s));
+                    if let Some((urn, (t, id))) = found {
+                        referenced.insert(urn.clone());
                         *child = Value::String(format!("{t}/{id}"));
                     }
                 } else {
-                    rewrite_references(child, ids);
+                    rewrite_references(child, ids, referenced);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_references(i, ids)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| rewrite_references(i, ids, referenced)),
         _ => {}
     }
 }
