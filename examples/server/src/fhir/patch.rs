@@ -8,6 +8,10 @@ use super::json;
 /// Most operations in one patch document.
 pub const MAX_OPERATIONS: usize = 1_000;
 
+/// Most bytes (about: strings, keys and one per value) one patch document may copy. `copy`
+/// is the one operation whose result outgrows the request: copying the root doubles it.
+pub const MAX_COPIED_BYTES: usize = 4 * 1024 * 1024;
+
 /// Why a patch was not applied (the text goes into an OperationOutcome).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PatchError(pub &'static str);
@@ -21,10 +25,29 @@ pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
         return Err(PatchError("Too many patch operations"));
     }
     let mut out = doc.clone();
+    let mut copy_budget = MAX_COPIED_BYTES;
     for op in ops {
-        apply_one(&mut out, op)?;
+        apply_one(&mut out, op, &mut copy_budget)?;
     }
     Ok(out)
+}
+
+/// Takes the size of `v` from `budget`, or fails once it is spent (without walking further).
+fn spend(v: &Value, budget: &mut usize) -> Result<(), PatchError> {
+    let spent = PatchError("The patch copies too much");
+    let cost = match v {
+        Value::String(s) => s.len(),
+        _ => 1,
+    };
+    *budget = budget.checked_sub(cost).ok_or(spent)?;
+    match v {
+        Value::Array(items) => items.iter().try_for_each(|i| spend(i, budget)),
+        Value::Object(m) => m.iter().try_for_each(|(k, i)| {
+            *budget = budget.checked_sub(k.len()).ok_or(spent)?;
+            spend(i, budget)
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn str_field<'a>(op: &'a Value, name: &str) -> Result<&'a str, PatchError> {
@@ -33,7 +56,7 @@ fn str_field<'a>(op: &'a Value, name: &str) -> Result<&'a str, PatchError> {
         .ok_or(PatchError("Malformed patch operation"))
 }
 
-fn apply_one(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
+fn apply_one(doc: &mut Value, op: &Value, copy_budget: &mut usize) -> Result<(), PatchError> {
     let path = parse_pointer(str_field(op, "path")?)?;
     match str_field(op, "op")? {
         "add" => add(doc, &path, value(op)?.clone()),
@@ -52,7 +75,9 @@ fn apply_one(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
         }
         "copy" => {
             let from = parse_pointer(str_field(op, "from")?)?;
-            let v = get(doc, &from)?.clone();
+            let v = get(doc, &from)?;
+            spend(v, copy_budget)?;
+            let v = v.clone();
             add(doc, &path, v)
         }
         "test" => {
@@ -259,6 +284,31 @@ mod tests {
         assert!(apply(&doc, &sneak).is_err());
         let sneak = serde_json::json!([{"op": "add", "path": format!("/v/value/x"), "value": 1}]);
         assert!(apply(&doc, &sneak).is_err());
+    }
+
+    #[test]
+    fn copies_cannot_grow_a_document_without_bound() {
+        // Each copy of the root doubles the document: 1,000 of them (the most a patch may
+        // hold) would ask for 2^1000 times its size. 16 doublings of 2 KiB (128 MiB) already
+        // copy more than any body could carry; the patch is refused instead.
+        let doc = json!({"resourceType": "Basic", "text": "x".repeat(2048)});
+        let doubling: Vec<Value> = (0..16)
+            .map(|i| json!({"op": "copy", "from": "", "path": format!("/c{i}")}))
+            .collect();
+        let refused = apply(&doc, &Value::Array(doubling)).map(drop);
+        assert_eq!(refused, Err(PatchError("The patch copies too much")));
+        // Copies of what a body may hold still apply.
+        let ops: Vec<Value> = (0..100)
+            .map(|i| json!({"op": "copy", "from": "/text", "path": format!("/c{i}")}))
+            .collect();
+        assert_eq!(
+            apply(&doc, &Value::Array(ops))
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len(),
+            102
+        );
     }
 
     #[test]
