@@ -65,6 +65,18 @@ fn export_kick_off_parameters_are_decided() {
                 &filter("Observation%3Fstatus%3Dfinal,Patient%3Fname%3Dsmith"),
                 BadRequest,
             ),
+            // Associated data is exported too: Provenance, which the client must be granted.
+            s(
+                "system/Observation.rs",
+                "GET $export?includeAssociatedData=LatestProvenanceResources",
+                Forbidden,
+            ),
+            s(
+                "system/Observation.rs system/Provenance.rs",
+                "GET $export?includeAssociatedData=LatestProvenanceResources,RelevantProvenanceResources",
+                Allow,
+            ),
+            s("system/*.rs", "GET $export?includeAssociatedData=_everythingElse", BadRequest),
             s("system/*.rs", "GET $export?nonsense=1", BadRequest),
             s("system/*.rs", "GET $export?_filter=x", BadRequest),
             s("system/*.rs", "GET $export?_has:Observation:patient:code=1", BadRequest),

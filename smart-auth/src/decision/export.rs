@@ -77,6 +77,10 @@ fn check_parameters(permit: &mut Permit, query: &Query) -> Result<(), Denial> {
         if !KICK_OFF_PARAMS.contains(&p.code()) || p.is_chained() || p.modifier().is_some() {
             return Err(unsupported());
         }
+        if p.code() == "includeAssociatedData" {
+            associated_data(permit, &p.value)?;
+            continue;
+        }
         if p.code() != "_typeFilter" {
             continue;
         }
@@ -101,5 +105,22 @@ fn check_parameters(permit: &mut Permit, query: &Query) -> Result<(), Denial> {
     traversed.sort();
     traversed.dedup();
     permit.traversed = traversed;
+    Ok(())
+}
+
+/// `includeAssociatedData`: the IG's two values add Provenance resources to the export, so the
+/// client must be allowed to export Provenance; a server's own values (`_…`) mean nothing here.
+fn associated_data(permit: &Permit, value: &str) -> Result<(), Denial> {
+    for code in value.split(',') {
+        if !matches!(
+            code,
+            "LatestProvenanceResources" | "RelevantProvenanceResources"
+        ) {
+            return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+        }
+        if !permit.may_export(ResourceType::Provenance) {
+            return Err(Denial::forbidden(DenialReason::ExportNotAllowed));
+        }
+    }
     Ok(())
 }
