@@ -680,3 +680,34 @@ fn lenient_mode_keeps_an_extension_whose_value_it_skipped() {
     let e = json::parse_resource_with(both, &ParseOptions::lenient()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidExtension);
 }
+
+#[test]
+fn fhir_strings_are_bounded_to_a_million_characters() {
+    // R4 datatypes: "strings SHALL NOT exceed 1MB (1024*1024 characters) in size".
+    const LIMIT: usize = 1024 * 1024;
+    let family =
+        |text: &str| format!(r#"{{"resourceType":"Patient","name":[{{"family":"{text}"}}]}}"#);
+    let e = json::parse_resource(family(&"a".repeat(LIMIT + 1)).as_bytes())
+        .err()
+        .expect("a string of 1024*1024 + 1 characters was accepted");
+    assert_eq!(
+        (e.kind(), e.path()),
+        (ErrorKind::StringTooLong, "Patient.name[0].family")
+    );
+    let code = format!(
+        r#"{{"resourceType":"Patient","maritalStatus":{{"coding":[{{"code":"{}"}}]}}}}"#,
+        "c".repeat(LIMIT + 1)
+    );
+    let e = json::parse_resource(code.as_bytes())
+        .err()
+        .expect("a code of 1024*1024 + 1 characters was accepted");
+    assert_eq!(e.kind(), ErrorKind::StringTooLong);
+    // Characters are counted, not bytes.
+    assert!(json::parse_resource(family(&"é".repeat(LIMIT)).as_bytes()).is_ok());
+    // base64Binary is no string: an attachment may be larger.
+    let binary = format!(
+        r#"{{"resourceType":"Binary","contentType":"text/plain","data":"{}"}}"#,
+        "AAAA".repeat(LIMIT / 2)
+    );
+    assert!(json::parse_resource(binary.as_bytes()).is_ok());
+}

@@ -48,7 +48,8 @@ pub enum ErrorKind {
     InvalidExtension,
     /// Objects and arrays are nested deeper than [`crate::json::ParseOptions::max_depth`].
     TooDeep,
-    /// A string is longer than [`crate::json::ParseOptions::max_string_len`].
+    /// A string is longer than [`crate::json::ParseOptions::max_string_len`], or a FHIR `string`
+    /// (also `code`, `markdown`) longer than R4's 1024*1024 characters.
     StringTooLong,
     /// The input is larger than [`crate::json::ParseOptions::max_input_len`].
     InputTooLarge,

@@ -19,6 +19,22 @@ fn checked(p: &mut Parser<'_>, what: &str, ok: fn(&str) -> bool) -> Result<Strin
     Ok(s.into_owned())
 }
 
+/// R4: "strings SHALL NOT exceed 1MB (1024*1024 characters) in size"; `code`, `id` and
+/// `markdown` are strings too. (`uri`, `base64Binary` and `xhtml` are not.)
+const MAX_STRING_CHARS: usize = 1024 * 1024;
+
+/// [`checked`] for `string` and the types derived from it, which R4 bounds in size.
+fn checked_string(p: &mut Parser<'_>, what: &str, ok: fn(&str) -> bool) -> Result<String> {
+    let s = checked(p, what, ok)?;
+    if s.len() > MAX_STRING_CHARS && s.chars().count() > MAX_STRING_CHARS {
+        return Err(p.err(
+            ErrorKind::StringTooLong,
+            format!("{what} of more than 1024*1024 characters, R4's limit for strings"),
+        ));
+    }
+    Ok(s)
+}
+
 macro_rules! string_readers {
     ($($name:ident => $what:literal, $check:path;)*) => {$(
         #[doc = concat!("Reads a FHIR `", $what, "`.")]
@@ -28,13 +44,25 @@ macro_rules! string_readers {
     )*};
 }
 
+/// Reads a FHIR `string`.
+pub(crate) fn string(p: &mut Parser<'_>) -> Result<String> {
+    checked_string(p, "string", format::is_string)
+}
+
+/// Reads a FHIR `markdown`.
+pub(crate) fn markdown(p: &mut Parser<'_>) -> Result<String> {
+    checked_string(p, "markdown", format::is_string)
+}
+
+/// Reads a FHIR `code`.
+pub(crate) fn code(p: &mut Parser<'_>) -> Result<String> {
+    checked_string(p, "code", format::is_code)
+}
+
 string_readers! {
-    string => "string", format::is_string;
-    markdown => "markdown", format::is_string;
     uri => "uri", format::is_uri;
     url => "url", format::is_uri;
     canonical => "canonical", format::is_uri;
-    code => "code", format::is_code;
     id => "id", format::is_id;
     oid => "oid", format::is_oid;
     uuid => "uuid", format::is_uuid;
@@ -54,9 +82,9 @@ pub(crate) fn xhtml(p: &mut Parser<'_>) -> Result<String> {
     }
 }
 
-/// Reads `Element.id` or `Extension.url`: a plain, non-empty string.
+/// Reads `Element.id`: a plain, non-empty string.
 pub(crate) fn plain_string(p: &mut Parser<'_>) -> Result<String> {
-    checked(p, "string", format::is_string)
+    checked_string(p, "string", format::is_string)
 }
 
 /// Reads a FHIR `boolean`.
