@@ -507,3 +507,30 @@ fn a_transaction_with_duplicate_full_urls_is_refused() {
         assert_eq!(r.json()["total"], 0, "{identifier}: {}", r.text());
     }
 }
+
+/// `If-Match` on a conditional update holds only for a current version (RFC 9110 §13.1.1):
+/// with no match there is none, so the update is a 412 and creates nothing, as `PUT
+/// [type]/[id]` with `If-Match` on a missing id is; a client updating the version it read never
+/// gets a second resource instead.
+#[test]
+fn a_conditional_update_with_if_match_and_no_match_creates_nothing() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let body = serde_json::to_vec(&obs("cu-if-match", "Patient/example", "final")).unwrap();
+    let r = s.request(
+        "PUT",
+        &format!("/Observation?{}", criteria("cu-if-match")),
+        Some(&t.alice),
+        &[
+            ("Content-Type", "application/fhir+json"),
+            ("If-Match", "W/\"1\""),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 412, "{}", r.text());
+    let r = s.get(
+        &format!("/Observation?{}", criteria("cu-if-match")),
+        &t.reader,
+    );
+    assert_eq!(r.json()["total"], 0, "{}", r.text());
+}

@@ -22,7 +22,7 @@ const MANY: Fail = Fail::new(
     "The search criteria matched more than one resource",
 );
 
-/// `PUT [type]?criteria`: no match creates (at the body's id if it has one and no resource has
+/// `PUT [type]?criteria`: no match creates (a `412` under `If-Match`; at the body's id if it has one and no resource has
 /// it, as update-as-create does; `409` if one does), one match is updated (a body id naming
 /// another resource is a `400`), several are a `412`.
 pub fn update(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
@@ -31,7 +31,11 @@ pub fn update(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     let found = searching::matches(tx, env, t, op.query, 2)?;
     let body_id = body.get("id").and_then(Value::as_str);
     let id = match (found.as_slice(), body_id) {
-        ([], None) => return rest::create(tx, env, op, t),
+        ([], None) => {
+            // Nothing is current, so an `If-Match` cannot hold (as for `PUT [type]/[id]`).
+            rest::check_if_match(op.if_match, None)?;
+            return rest::create(tx, env, op, t);
+        }
         ([], Some(id)) => {
             // Update-as-create at the body's id, but never an update of a resource the criteria
             // did not match (R5 makes this explicit: 409). One outside the caller's reach is a

@@ -241,7 +241,7 @@ fn if_match_holds(if_match: &str, live: Option<&Version>) -> bool {
 
 /// `If-Match` (when sent) must hold for the live version, else `412` and nothing is changed
 /// (RFC 9110 §13.1.1, for every method that changes state).
-fn check_if_match(if_match: Option<&str>, live: Option<&Version>) -> Result<(), Fail> {
+pub(super) fn check_if_match(if_match: Option<&str>, live: Option<&Version>) -> Result<(), Fail> {
     match if_match {
         Some(value) if !if_match_holds(value, live) => Err(Fail::new(
             StatusCode::PRECONDITION_FAILED,
