@@ -687,9 +687,9 @@ fn fhir_strings_are_bounded_to_a_million_characters() {
     const LIMIT: usize = 1024 * 1024;
     let family =
         |text: &str| format!(r#"{{"resourceType":"Patient","name":[{{"family":"{text}"}}]}}"#);
-    let e = json::parse_resource(family(&"a".repeat(LIMIT + 1)).as_bytes())
-        .err()
-        .expect("a string of 1024*1024 + 1 characters was accepted");
+    let Err(e) = json::parse_resource(family(&"a".repeat(LIMIT + 1)).as_bytes()) else {
+        panic!("a string of 1024*1024 + 1 characters was accepted");
+    };
     assert_eq!(
         (e.kind(), e.path()),
         (ErrorKind::StringTooLong, "Patient.name[0].family")
@@ -698,9 +698,9 @@ fn fhir_strings_are_bounded_to_a_million_characters() {
         r#"{{"resourceType":"Patient","maritalStatus":{{"coding":[{{"code":"{}"}}]}}}}"#,
         "c".repeat(LIMIT + 1)
     );
-    let e = json::parse_resource(code.as_bytes())
-        .err()
-        .expect("a code of 1024*1024 + 1 characters was accepted");
+    let Err(e) = json::parse_resource(code.as_bytes()) else {
+        panic!("a code of 1024*1024 + 1 characters was accepted");
+    };
     assert_eq!(e.kind(), ErrorKind::StringTooLong);
     // Characters are counted, not bytes.
     assert!(json::parse_resource(family(&"é".repeat(LIMIT)).as_bytes()).is_ok());
