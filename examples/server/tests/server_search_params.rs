@@ -233,3 +233,23 @@ fn malformed_requests_are_told_what_is_wrong_without_an_echo() {
     let summary = diagnostics("/Patient?_summary=zq9x");
     assert!(summary.contains("_summary"), "{summary}");
 }
+
+/// `_summary=count` answers the total and no entries: it has no further page to link to (a
+/// `next` link led to more count-only answers of the same total).
+#[test]
+fn a_count_only_search_links_to_no_next_page() {
+    let s = Server::start(&[]);
+    let alice = s.patient_token("patient/*.rs");
+    let r = s.get("/Observation?_summary=count&_count=1", &alice);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = r.json();
+    assert!(b["total"].as_u64().unwrap() > 1, "{b}");
+    assert!(b.get("entry").is_none(), "{b}");
+    let relations: Vec<&str> = b["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["relation"].as_str().unwrap())
+        .collect();
+    assert_eq!(relations, ["self"], "{b}");
+}

@@ -97,7 +97,8 @@ pub fn search(
         &path,
         &spec.link_params,
         Some(total),
-        spec.count,
+        // A count-only answer has no pages to link to.
+        count,
         spec.offset,
         entries,
     ));
