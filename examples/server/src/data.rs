@@ -48,7 +48,10 @@ pub fn load(store: &Store, bytes: &[u8]) -> Result<usize, String> {
         &b,
         (&allow, &|_, _| {}),
         now,
-        MAX_DATA_ENTRIES,
+        bundle::Bounds {
+            entries: MAX_DATA_ENTRIES,
+            response_bytes: usize::MAX,
+        },
     )
     .map_err(|f| format!("refused: {}", f.text))?;
     let Value::Array(entries) = &done_json(&done)["entry"] else {

@@ -468,12 +468,12 @@ impl App {
             let authorize = |e: &bundle::Entry| self.gate.authorize_entry(verdict, e);
             let failed =
                 |e: &bundle::Entry, f: &Fail| self.gate.record_entry_failure(verdict, e, f);
-            let max = bundle::MAX_ENTRIES;
+            let bounds = bundle::Bounds::REQUEST;
             let entries = (
                 &authorize as &bundle::Authorize<'_>,
                 &failed as &bundle::Failed<'_>,
             );
-            return bundle::run(&self.store, &self.base, &bundle, entries, now, max)
+            return bundle::run(&self.store, &self.base, &bundle, entries, now, bounds)
                 .map(|done| (done, None));
         }
         let env = Env {

@@ -19,6 +19,47 @@ use crate::store::{self, Store};
 /// Most entries in one batch or transaction.
 pub const MAX_ENTRIES: usize = 1_000;
 
+/// Most bytes (about) the responses of one batch or transaction carry in all. Each entry's
+/// response is bounded on its own, but the entries may repeat one read a thousand times (a
+/// thousand `$everything`s of a patient); once the earlier entries' responses hold this much,
+/// each further entry fails instead of the response growing to gigabytes.
+pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
+
+/// How large a Bundle [`run`] takes, and how large its response may grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Most entries.
+    pub entries: usize,
+    /// Most bytes (about) of the entries' responses in all.
+    pub response_bytes: usize,
+}
+
+impl Bounds {
+    /// A client's request: [`MAX_ENTRIES`] and [`MAX_RESPONSE_BYTES`].
+    pub const REQUEST: Bounds = Bounds {
+        entries: MAX_ENTRIES,
+        response_bytes: MAX_RESPONSE_BYTES,
+    };
+}
+
+/// An entry refused because the earlier entries' responses already hold
+/// [`Bounds::response_bytes`].
+const RESPONSE_FULL: Fail = Fail::new(
+    StatusCode::BAD_REQUEST,
+    IssueCode::TooLong,
+    "The responses of this Bundle's earlier entries are already as large as one response may be",
+);
+
+/// About how many bytes of the response a payload takes.
+fn payload_len(payload: &Payload) -> usize {
+    match payload {
+        Payload::Empty | Payload::Informational(_) => 0,
+        Payload::Stored(text) => text.len(),
+        Payload::Json(v) => super::json::to_vec(v).len(),
+        Payload::Bundle(b) => b.approx_len(),
+    }
+}
+
 /// One entry's request, parsed.
 pub struct Entry {
     /// The method.
@@ -150,16 +191,16 @@ fn run_entry(tx: &store::Tx<'_>, env: &Env<'_>, e: &Entry, assigned: Option<&str
     rest::run(tx, env, &op)
 }
 
-/// Runs a `batch` or `transaction` Bundle of at most `max_entries` entries (requests:
-/// [`MAX_ENTRIES`]; the operator's `--data` files may hold more). Returns the response Bundle
-/// and the resources touched (for the audit record).
+/// Runs a `batch` or `transaction` Bundle within `bounds` (requests: [`Bounds::REQUEST`]; the
+/// operator's `--data` files may hold more). Returns the response Bundle and the resources
+/// touched (for the audit record).
 pub fn run(
     store: &Store,
     base: &str,
     bundle: &Value,
     (authorize, failed): (&Authorize<'_>, &Failed<'_>),
     now: chrono::DateTime<chrono::Utc>,
-    max_entries: usize,
+    bounds: Bounds,
 ) -> Outcome {
     if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
         return Err(Fail::bad_request("Only a Bundle may be posted to the base"));
@@ -170,7 +211,7 @@ pub fn run(
         Some(Value::Array(a)) => a.clone(),
         Some(_) => return Err(Fail::bad_request("Malformed Bundle")),
     };
-    if raw.len() > max_entries {
+    if raw.len() > bounds.entries {
         return Err(Fail::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             IssueCode::TooLong,
@@ -178,8 +219,8 @@ pub fn run(
         ));
     }
     match kind {
-        Some("batch") => Ok(batch(store, base, &raw, (authorize, failed), now)),
-        Some("transaction") => transaction(store, base, &raw, (authorize, failed), now),
+        Some("batch") => Ok(batch(store, base, &raw, (authorize, failed), now, bounds)),
+        Some("transaction") => transaction(store, base, &raw, (authorize, failed), now, bounds),
         _ => Err(Fail::bad_request(
             "Bundle.type must be batch or transaction",
         )),
@@ -192,11 +233,17 @@ fn batch(
     raw: &[Value],
     (authorize, failed): (&Authorize<'_>, &Failed<'_>),
     now: chrono::DateTime<chrono::Utc>,
+    bounds: Bounds,
 ) -> Done {
     let mut out = Vec::new();
     let mut touched = Vec::new();
+    let mut returned = 0;
     for e in raw {
         let outcome = parse_entry(e).and_then(|entry| {
+            if returned >= bounds.response_bytes {
+                failed(&entry, &RESPONSE_FULL);
+                return Err(RESPONSE_FULL);
+            }
             let access = authorize(&entry)?;
             let env = Env {
                 access: &*access,
@@ -211,6 +258,7 @@ fn batch(
         });
         if let Ok(done) = &outcome {
             touched.extend(done.touched.iter().cloned());
+            returned += payload_len(&done.payload);
         }
         out.push(entry_response(base, outcome));
     }
@@ -236,6 +284,7 @@ fn transaction(
     raw: &[Value],
     (authorize, failed): (&Authorize<'_>, &Failed<'_>),
     now: chrono::DateTime<chrono::Utc>,
+    bounds: Bounds,
 ) -> Outcome {
     let mut entries = raw.iter().map(parse_entry).collect::<Result<Vec<_>, _>>()?;
     // A fullUrl names one entry (bdl-7): with two, a reference to it would name either.
@@ -272,7 +321,12 @@ fn transaction(
     let results = store.transaction(|tx| -> Result<Vec<(usize, Done)>, Fail> {
         let mut results = Vec::new();
         let mut rewritten = None;
+        let mut returned = 0;
         for &i in &idx {
+            if returned >= bounds.response_bytes {
+                failed(&entries[i], &RESPONSE_FULL);
+                return Err(RESPONSE_FULL);
+            }
             let env = Env {
                 access: &*accesses[i],
                 base,
@@ -300,6 +354,7 @@ fn transaction(
                     }
                 })
                 .inspect_err(|f| failed(&entries[i], f))?;
+            returned += payload_len(&done.payload);
             results.push((i, done));
         }
         Ok(results)
@@ -401,3 +456,7 @@ fn rewrite_references(
         _ => {}
     }
 }
+
+#[cfg(test)]
+#[path = "bundle_tests.rs"]
+mod tests;

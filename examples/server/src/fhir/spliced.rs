@@ -36,15 +36,20 @@ impl Spliced {
         Spliced { envelope, entries }
     }
 
-    /// The Bundle as compact JSON.
-    pub fn to_vec(&self) -> Vec<u8> {
+    /// About how long [`Spliced::to_vec`] is: the stored texts, and a little for the rest.
+    pub fn approx_len(&self) -> usize {
         let stored: usize = self
             .entries
             .iter()
             .filter_map(|e| e.resource.as_ref())
             .map(String::len)
             .sum();
-        let mut out = Vec::with_capacity(512 + stored + 128 * self.entries.len());
+        512 + stored + 128 * self.entries.len()
+    }
+
+    /// The Bundle as compact JSON.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.approx_len());
         super::json::write(&self.envelope, &mut out);
         if self.entries.is_empty() {
             return out;
