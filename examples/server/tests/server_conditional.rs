@@ -534,3 +534,33 @@ fn a_conditional_update_with_if_match_and_no_match_creates_nothing() {
     );
     assert_eq!(r.json()["total"], 0, "{}", r.text());
 }
+
+/// Two entries of one transaction may not change one resource (FHIR R4 http.html
+/// transaction rules: identities, resolved conditional ones included, that overlap in the
+/// delete, create and update steps fail the transaction): a DELETE and a PUT of one id left
+/// whichever ran last, which the order of the entries did not say.
+#[test]
+fn a_transaction_changing_one_resource_twice_fails_and_changes_nothing() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let id = create(&s, &t.alice, &obs("twice", "Patient/example", "final"));
+    let mut amended = obs("twice", "Patient/example", "amended");
+    amended["id"] = json!(id);
+    for second in [
+        json!({"request": {"method": "DELETE", "url": format!("Observation/{id}")}}),
+        json!({"request": {"method": "DELETE", "url": format!("Observation?{}", criteria("twice"))}}),
+        json!({"resource": amended.clone(),
+               "request": {"method": "PUT", "url": format!("Observation/{id}")}}),
+    ] {
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": amended.clone(),
+             "request": {"method": "PUT", "url": format!("Observation/{id}")}},
+            second
+        ]});
+        let r = s.send_json("POST", "", &t.alice, &bundle);
+        assert_eq!(r.status, 400, "{}", r.text());
+        let r = s.get(&format!("/Observation/{id}"), &t.reader);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["meta"]["versionId"], "1", "{}", r.text());
+    }
+}

@@ -322,6 +322,7 @@ fn transaction(
         let mut results = Vec::new();
         let mut rewritten = None;
         let mut returned = 0;
+        let mut changed = HashSet::new();
         for &i in &idx {
             if returned >= bounds.response_bytes {
                 failed(&entries[i], &RESPONSE_FULL);
@@ -353,6 +354,7 @@ fn transaction(
                         None => Ok(done),
                     }
                 })
+                .and_then(|done| changes_once(done, &entries[i].method, &mut changed))
                 .inspect_err(|f| failed(&entries[i], f))?;
             returned += payload_len(&done.payload);
             results.push((i, done));
@@ -372,6 +374,19 @@ fn transaction(
     let mut done =
         Done::json(json!({"resourceType": "Bundle", "type": "transaction-response", "entry": out}));
     done.touched = touched;
+    Ok(done)
+}
+
+/// `done` unless the write it answers changed a resource an earlier entry of the transaction
+/// changed (`changed`, `Type/id`): overlapping identities fail the transaction (FHIR R4
+/// http.html, transaction processing), since which change is kept would depend on the order.
+fn changes_once(done: Done, method: &Method, changed: &mut HashSet<String>) -> Outcome {
+    let write = order(method) < order(&Method::GET);
+    if write && !done.touched.iter().all(|r| changed.insert(r.clone())) {
+        return Err(Fail::bad_request(
+            "Two entries of the transaction change one resource",
+        ));
+    }
     Ok(done)
 }
 
