@@ -12,6 +12,11 @@ pub const MAX_OPERATIONS: usize = 1_000;
 /// is the one operation whose result outgrows the request: copying the root doubles it.
 pub const MAX_COPIED_BYTES: usize = 4 * 1024 * 1024;
 
+/// Most array elements one patch document may move. An insertion or removal in an array moves
+/// every element after it: a thousand at the front of a stored array of a million elements
+/// would move a billion.
+pub const MAX_SHIFTED: usize = 1 << 22;
+
 /// Why a patch was not applied (the text goes into an OperationOutcome).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PatchError(pub &'static str);
@@ -25,9 +30,9 @@ pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
         return Err(PatchError("Too many patch operations"));
     }
     let mut out = doc.clone();
-    let mut copy_budget = MAX_COPIED_BYTES;
+    let mut budgets = (MAX_COPIED_BYTES, MAX_SHIFTED);
     for op in ops {
-        apply_one(&mut out, op, &mut copy_budget)?;
+        apply_one(&mut out, op, &mut budgets)?;
     }
     Ok(out)
 }
@@ -56,29 +61,35 @@ fn str_field<'a>(op: &'a Value, name: &str) -> Result<&'a str, PatchError> {
         .ok_or(PatchError("Malformed patch operation"))
 }
 
-fn apply_one(doc: &mut Value, op: &Value, copy_budget: &mut usize) -> Result<(), PatchError> {
+/// Applies one operation; `copy_budget` and `shifts` are what is left of [`MAX_COPIED_BYTES`]
+/// and [`MAX_SHIFTED`].
+fn apply_one(
+    doc: &mut Value,
+    op: &Value,
+    (copy_budget, shifts): &mut (usize, usize),
+) -> Result<(), PatchError> {
     let path = parse_pointer(str_field(op, "path")?)?;
     match str_field(op, "op")? {
-        "add" => add(doc, &path, value(op)?.clone()),
-        "remove" => remove(doc, &path).map(drop),
+        "add" => add(doc, &path, value(op)?.clone(), shifts),
+        "remove" => remove(doc, &path, shifts).map(drop),
         "replace" => {
-            remove(doc, &path)?;
-            add(doc, &path, value(op)?.clone())
+            remove(doc, &path, shifts)?;
+            add(doc, &path, value(op)?.clone(), shifts)
         }
         "move" => {
             let from = parse_pointer(str_field(op, "from")?)?;
             if path.len() > from.len() && path[..from.len()] == from[..] {
                 return Err(PatchError("Cannot move a value into itself"));
             }
-            let v = remove(doc, &from)?;
-            add(doc, &path, v)
+            let v = remove(doc, &from, shifts)?;
+            add(doc, &path, v, shifts)
         }
         "copy" => {
             let from = parse_pointer(str_field(op, "from")?)?;
             let v = get(doc, &from)?;
             spend(v, copy_budget)?;
             let v = v.clone();
-            add(doc, &path, v)
+            add(doc, &path, v, shifts)
         }
         "test" => {
             if same(get(doc, &path)?, value(op)?) {
@@ -180,7 +191,15 @@ fn parent_mut<'a>(doc: &'a mut Value, path: &[String]) -> Result<&'a mut Value, 
     Ok(cur)
 }
 
-fn add(doc: &mut Value, path: &[String], v: Value) -> Result<(), PatchError> {
+/// Takes the `n` array elements an insertion or removal moves from `shifts`.
+fn shift(shifts: &mut usize, n: usize) -> Result<(), PatchError> {
+    *shifts = shifts
+        .checked_sub(n)
+        .ok_or(PatchError("The patch moves too many array elements"))?;
+    Ok(())
+}
+
+fn add(doc: &mut Value, path: &[String], v: Value, shifts: &mut usize) -> Result<(), PatchError> {
     let Some((last, parent)) = path.split_last() else {
         *doc = v;
         return Ok(());
@@ -188,6 +207,7 @@ fn add(doc: &mut Value, path: &[String], v: Value) -> Result<(), PatchError> {
     match parent_mut(doc, parent)? {
         Value::Array(a) => {
             let i = index(last, a.len(), true)?;
+            shift(shifts, a.len() - i)?;
             a.insert(i, v);
             Ok(())
         }
@@ -199,7 +219,7 @@ fn add(doc: &mut Value, path: &[String], v: Value) -> Result<(), PatchError> {
     }
 }
 
-fn remove(doc: &mut Value, path: &[String]) -> Result<Value, PatchError> {
+fn remove(doc: &mut Value, path: &[String], shifts: &mut usize) -> Result<Value, PatchError> {
     let missing = PatchError("Patch path does not exist");
     let (last, parent) = path
         .split_last()
@@ -207,6 +227,7 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, PatchError> {
     match parent_mut(doc, parent)? {
         Value::Array(a) => {
             let i = index(last, a.len(), false)?;
+            shift(shifts, a.len() - i - 1)?;
             Ok(a.remove(i))
         }
         p => members_mut(p).and_then(|m| m.remove(last)).ok_or(missing),
@@ -309,6 +330,31 @@ mod tests {
                 .len(),
             102
         );
+    }
+
+    #[test]
+    fn array_shifts_are_bounded_in_all() {
+        // Each insertion at the front of an array moves every element after it: a thousand
+        // into an array of 100,000 move 100 million (a stored array may hold a million).
+        let doc = json!({"a": vec![0; 100_000]});
+        let ops = |path: &str| {
+            let op = json!({"op": "add", "path": path, "value": 1});
+            Value::Array(vec![op; MAX_OPERATIONS])
+        };
+        let refused = apply(&doc, &ops("/a/0")).map(drop);
+        assert_eq!(
+            refused,
+            Err(PatchError("The patch moves too many array elements"))
+        );
+        let removals = Value::Array(vec![
+            json!({"op": "remove", "path": "/a/0"});
+            MAX_OPERATIONS
+        ]);
+        assert!(apply(&doc, &removals).is_err());
+        // Appending moves nothing; a few insertions in front are what patches do.
+        assert!(apply(&doc, &ops("/a/-")).is_ok());
+        let few = Value::Array(vec![json!({"op": "add", "path": "/a/0", "value": 1}); 10]);
+        assert!(apply(&doc, &few).is_ok());
     }
 
     #[test]
