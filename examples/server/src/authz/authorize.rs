@@ -12,12 +12,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::audit::{AuthzEvent, AuthzEventKind};
-use super::html;
 use super::responses::{html as html_page, see_other};
 use super::scopes;
 use super::state::AuthzState;
 use super::store::Pending;
 use super::token::Peer;
+use super::{html, ratelimit};
 
 pub(crate) use super::pages::{
     consent_page, consent_submit, ehr_launch, ehr_page, login_page, login_submit,
@@ -102,7 +102,11 @@ impl AuthzState {
         peer: Option<std::net::IpAddr>,
     ) -> Option<u64> {
         let ip = peer?;
-        let wait = self.0.limiter.check(&format!("{kind:?}:ip:{ip}")).err()?;
+        let wait = self
+            .0
+            .limiter
+            .check(&format!("{kind:?}:ip:{}", ratelimit::peer(ip)))
+            .err()?;
         let mut event = AuthzEvent::new(self.now(), kind, false);
         event.reason = Some("rate_limited".into());
         self.audit(event);

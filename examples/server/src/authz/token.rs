@@ -13,10 +13,10 @@ use base64::Engine;
 
 use super::audit::{AuthzEvent, AuthzEventKind};
 use super::authorize::{form_pairs, single_params};
-use super::backend;
 use super::clients::{digests_equal, sha256, ClientAuth, ClientConfig};
 use super::responses::{json_no_store, OAuthError};
 use super::state::AuthzState;
+use super::{backend, ratelimit};
 
 pub(crate) type Params = HashMap<String, String>;
 
@@ -116,7 +116,10 @@ impl AuthzState {
         let client = claimed.filter(|c| self.client(c).is_some()).unwrap_or("");
         self.0.limiter.check(&format!("token:client:{client}"))?;
         match peer {
-            Some(ip) => self.0.limiter.check(&format!("token:ip:{ip}")),
+            Some(ip) => self
+                .0
+                .limiter
+                .check(&format!("token:ip:{}", ratelimit::peer(ip))),
             None => Ok(()),
         }
     }
