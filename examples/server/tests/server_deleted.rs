@@ -204,3 +204,35 @@ fn assert_history_counts(s: &Server, token: &str, path: &str, visible: usize) {
         assert_eq!(seen, visible, "{path}?_count={count}");
     }
 }
+
+/// Past the versions a history checks one by one (1,000), a page that hides a version the
+/// caller may not see still links to the next page: the caller can page through all of it.
+#[test]
+fn a_long_history_page_hiding_a_version_still_links_to_the_next() {
+    let s = Server::start(&[]);
+    let alice = s.patient_token("patient/*.rs");
+    let admin = s.token("system/*.cruds", None, None);
+    let entries: Vec<serde_json::Value> = (0..1000)
+        .map(|_| json!({"resource": obs("Patient/example"), "request": {"method": "POST", "url": "Observation"}}))
+        .collect();
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
+    let r = s.send_json("POST", "", &admin, &bundle);
+    assert_eq!(r.status, 200, "{}", &r.text()[..200]);
+    // An Observation of pat-2's, filed again under Patient/example: its version 1 is hidden
+    // from alice, on the history's first page.
+    let r = s.send_json("POST", "/Observation", &admin, &obs("Patient/pat-2"));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut moved = r.json();
+    moved["subject"]["reference"] = json!("Patient/example");
+    let path = format!("/Observation/{}", moved["id"].as_str().unwrap());
+    let r = s.send_json("PUT", &path, &admin, &moved);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = s.get("/Observation/_history?_count=5", &alice).json();
+    assert_eq!(page["entry"].as_array().unwrap().len(), 4, "{page}");
+    let next = page["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next");
+    assert!(next.is_some(), "{page}");
+}

@@ -547,7 +547,12 @@ fn history(
         HistoryScope::Type(t) => format!("{t}/_history"),
         HistoryScope::System => "_history".to_owned(),
     };
-    let total = (!filtered).then_some(total);
+    // A page that hid versions does not show the total (it counted them), but the paging
+    // still runs over every version the query admitted.
+    let total = searching::Total {
+        listed: total,
+        shown: !filtered,
+    };
     let bundle = searching::bundle(
         "history",
         env.base,

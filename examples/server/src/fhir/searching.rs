@@ -96,7 +96,7 @@ pub fn search(
         env.base,
         &path,
         &spec.link_params,
-        Some(total),
+        Total::shown(total),
         // A count-only answer has no pages to link to.
         count,
         spec.offset,
@@ -225,7 +225,7 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
         env.base,
         &format!("Patient/{id}/$everything"),
         &[],
-        Some(total),
+        Total::shown(total),
         count,
         offset,
         page,
@@ -294,6 +294,26 @@ pub fn history_entry(base: &str, v: Version) -> Entry {
     Entry::new(fields, v.body)
 }
 
+/// How many results a Bundle's pages run over, and whether `Bundle.total` says so.
+#[derive(Debug, Clone, Copy)]
+pub struct Total {
+    /// The results the pages run over: the next link is there while some lie past this page.
+    pub listed: usize,
+    /// Whether `Bundle.total` is `listed` (not when a page hid some of them: then it is left
+    /// out rather than count what the caller may not see).
+    pub shown: bool,
+}
+
+impl Total {
+    /// `listed` results, counted in `Bundle.total`.
+    pub fn shown(listed: usize) -> Total {
+        Total {
+            listed,
+            shown: true,
+        }
+    }
+}
+
 /// A Bundle of `kind` with `self`/`next`/`previous` links built from the configured base (never
 /// from request headers).
 #[allow(clippy::too_many_arguments)]
@@ -302,7 +322,7 @@ pub fn bundle(
     base: &str,
     path: &str,
     params: &[(String, String)],
-    total: Option<usize>,
+    total: Total,
     count: usize,
     offset: usize,
     entries: Vec<Entry>,
@@ -317,10 +337,8 @@ pub fn bundle(
         format!("{base}/{path}?{}", q.finish())
     };
     let mut links = vec![json!({"relation": "self", "url": link(offset)})];
-    if let Some(total) = total {
-        if count > 0 && offset + count < total {
-            links.push(json!({"relation": "next", "url": link(offset + count)}));
-        }
+    if count > 0 && offset + count < total.listed {
+        links.push(json!({"relation": "next", "url": link(offset + count)}));
     }
     if offset > 0 && count > 0 {
         links.push(json!({"relation": "previous", "url": link(offset.saturating_sub(count))}));
@@ -330,8 +348,8 @@ pub fn bundle(
         "type": kind,
         "link": links,
     });
-    if let Some(total) = total {
-        b["total"] = json!(total);
+    if total.shown {
+        b["total"] = json!(total.listed);
     }
     Spliced::new(b, entries)
 }
