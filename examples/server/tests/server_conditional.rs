@@ -546,6 +546,13 @@ fn a_transaction_changing_one_resource_twice_fails_and_changes_nothing() {
     let id = create(&s, &t.alice, &obs("twice", "Patient/example", "final"));
     let mut amended = obs("twice", "Patient/example", "amended");
     amended["id"] = json!(id);
+    // Two conditional creates that find the resource change nothing: they may share it.
+    let find = json!({"resource": obs("twice", "Patient/example", "final"),
+                      "request": {"method": "POST", "url": "Observation", "ifNoneExist": criteria("twice")}});
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction",
+                        "entry": [find.clone(), find]});
+    let r = s.send_json("POST", "", &t.alice, &bundle);
+    assert_eq!(r.status, 200, "{}", r.text());
     for second in [
         json!({"request": {"method": "DELETE", "url": format!("Observation/{id}")}}),
         json!({"request": {"method": "DELETE", "url": format!("Observation?{}", criteria("twice"))}}),

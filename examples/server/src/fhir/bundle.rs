@@ -381,7 +381,9 @@ fn transaction(
 /// changed (`changed`, `Type/id`): overlapping identities fail the transaction (FHIR R4
 /// http.html, transaction processing), since which change is kept would depend on the order.
 fn changes_once(done: Done, method: &Method, changed: &mut HashSet<String>) -> Outcome {
-    let write = order(method) < order(&Method::GET);
+    // A conditional create that found its resource changed nothing.
+    let found = *method == Method::POST && done.status != StatusCode::CREATED;
+    let write = order(method) < order(&Method::GET) && !found;
     if write && !done.touched.iter().all(|r| changed.insert(r.clone())) {
         return Err(Fail::bad_request(
             "Two entries of the transaction change one resource",
