@@ -51,7 +51,8 @@ pub enum ErrorKind {
     /// A string is longer than [`crate::json::ParseOptions::max_string_len`], or a FHIR `string`
     /// (also `code`, `markdown`) longer than R4's 1024*1024 characters.
     StringTooLong,
-    /// The input is larger than [`crate::json::ParseOptions::max_input_len`].
+    /// The input is larger than [`crate::json::ParseOptions::max_input_len`], or its typed
+    /// result would take more than [`crate::json::ParseOptions::max_memory`].
     InputTooLarge,
     /// A number is longer than [`crate::json::ParseOptions::max_number_len`], or beyond the range
     /// of a double (`1e400`, `1e-400`).

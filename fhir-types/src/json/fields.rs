@@ -32,6 +32,7 @@ pub(crate) fn opt_box<T>(
     slot: &mut Option<Box<T>>,
     read: Read<T>,
 ) -> Result<()> {
+    p.charge(std::mem::size_of::<T>())?;
     *slot = Some(Box::new(read(p)?));
     Ok(())
 }
@@ -41,6 +42,7 @@ pub(crate) fn opt_box<T>(
 pub(crate) fn many<T>(p: &mut Parser<'_>, slot: &mut Vec<T>, read: Read<T>) -> Result<()> {
     p.begin_array()?;
     while p.next_item()? {
+        p.charge(std::mem::size_of::<T>())?;
         slot.push(read(p)?);
     }
     Ok(())
@@ -190,6 +192,7 @@ pub(crate) fn read_boxed<T>(
     wrap: fn(Box<T>) -> crate::Resource,
 ) -> Result<crate::Resource> {
     let contained = p.enter_resource()?;
+    p.charge(std::mem::size_of::<T>())?;
     let resource = wrap(Box::new(read(p)?));
     if contained {
         p.leave_contained(&resource)?;

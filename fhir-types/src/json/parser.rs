@@ -38,6 +38,8 @@ pub(crate) struct Parser<'a> {
     /// A primitive's `_name` half without extensions was just read: valid only beside a value
     /// (ele-1). Set by `primitive::read::element`, taken by `object::read_object`.
     pub(crate) bare_half: bool,
+    /// Bytes of the typed result allocated so far, as [`Parser::charge`] counts them.
+    memory: usize,
     /// Bytes read by `resourceType` pre-scans, for the test that they stay linear.
     #[cfg(test)]
     pub(crate) scanned_bytes: usize,
@@ -82,6 +84,7 @@ impl<'a> Parser<'a> {
             in_contained: false,
             scanned_types: HashMap::new(),
             bare_half: false,
+            memory: 0,
             #[cfg(test)]
             scanned_bytes: 0,
         };
@@ -92,6 +95,24 @@ impl<'a> Parser<'a> {
             ));
         }
         Ok(p)
+    }
+
+    /// Counts `bytes` of the typed result about to be allocated (a boxed struct, an element of
+    /// a list), and refuses the document once they pass
+    /// [`ParseOptions::max_memory`](crate::json::ParseOptions::max_memory): the typed result
+    /// can take some 40 times the size of its JSON, so the input bound alone does not bound it.
+    pub(crate) fn charge(&mut self, bytes: usize) -> Result<()> {
+        self.memory = self.memory.saturating_add(bytes);
+        if self.memory > self.opts.max_memory {
+            return Err(self.err(
+                ErrorKind::InputTooLarge,
+                format!(
+                    "the parsed resource would take over {} bytes",
+                    self.opts.max_memory
+                ),
+            ));
+        }
+        Ok(())
     }
 
     // ---- errors ----

@@ -158,6 +158,7 @@ pub(crate) fn element(p: &mut Parser<'_>) -> Result<PrimitiveElement> {
                 p.mark(&mut seen, 1)?;
                 p.begin_array()?;
                 while p.next_item()? {
+                    p.charge(std::mem::size_of::<Extension>())?;
                     e.extension.push(Extension::read(p)?);
                 }
             }
@@ -183,6 +184,7 @@ pub(crate) fn values<T>(
     p.begin_array()?;
     let mut n = 0;
     while p.next_item()? {
+        p.charge(std::mem::size_of::<Primitive<T>>())?;
         let v = if p.take_null()? { None } else { Some(read(p)?) };
         if other_seen {
             match list.get_mut(n) {
@@ -220,6 +222,7 @@ pub(crate) fn elements<T>(
     p.begin_array()?;
     let mut n = 0;
     while p.next_item()? {
+        p.charge(std::mem::size_of::<Primitive<T>>() + std::mem::size_of::<PrimitiveElement>())?;
         let e = if p.take_null()? {
             None
         } else {
