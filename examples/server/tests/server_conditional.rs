@@ -571,3 +571,38 @@ fn a_transaction_changing_one_resource_twice_fails_and_changes_nothing() {
         assert_eq!(r.json()["meta"]["versionId"], "1", "{}", r.text());
     }
 }
+
+/// Two conditional creates of one transaction with the same criteria and no match yet (one
+/// new Practitioner named under two urn:uuids, as generated Bundles do): the first creates the
+/// resource, the second finds it, and references to either name that one resource.
+#[test]
+fn repeated_conditional_creates_in_a_transaction_stand_for_one_resource() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let urn = |n: u8| format!("urn:uuid:7c1e6a9e-1d2b-4c3a-9f00-00000000000{n}");
+    let create = |n: u8| {
+        json!({"fullUrl": urn(n), "resource": obs("cc-new", "Patient/example", "final"),
+               "request": {"method": "POST", "url": "Observation", "ifNoneExist": criteria("cc-new")}})
+    };
+    let derived = |n: u8| {
+        let mut d = obs(&format!("cc-new-derived-{n}"), "Patient/example", "final");
+        d["derivedFrom"] = json!([{"reference": urn(n)}]);
+        json!({"resource": d, "request": {"method": "POST", "url": "Observation"}})
+    };
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction",
+                        "entry": [create(1), create(2), derived(1), derived(2)]});
+    let r = s.send_json("POST", "", &t.alice, &bundle);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = r.json();
+    let statuses: Vec<&str> = (0..4)
+        .map(|i| b["entry"][i]["response"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["201", "200", "201", "201"], "{b}");
+    let id = b["entry"][0]["resource"]["id"].as_str().unwrap();
+    for i in [2, 3] {
+        let reference = &b["entry"][i]["resource"]["derivedFrom"][0]["reference"];
+        assert_eq!(reference, &json!(format!("Observation/{id}")), "{b}");
+    }
+    let r = s.get(&format!("/Observation?{}", criteria("cc-new")), &t.reader);
+    assert_eq!(r.json()["total"], 1, "{}", r.text());
+}

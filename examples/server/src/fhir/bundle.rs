@@ -402,6 +402,7 @@ fn resolve_conditional_creates(
     (base, now): (&str, chrono::DateTime<chrono::Utc>),
     ids: &mut HashMap<String, (String, String)>,
 ) {
+    let mut first_create: HashMap<(&str, &str), &String> = HashMap::new();
     for (e, access) in entries.iter().zip(accesses) {
         let (Some(cond), Some(u), Route::Type(t)) = (&e.if_none_exist, &e.full_url, &e.route)
         else {
@@ -420,14 +421,27 @@ fn resolve_conditional_creates(
         let Ok(found) = super::searching::matches(tx, &env, t, &pairs, 2) else {
             continue;
         };
-        if let [one] = found.as_slice() {
-            if one
-                .body
-                .as_deref()
-                .is_some_and(|b| access.may_disclose(t, b))
+        match found.as_slice() {
+            [one]
+                if one
+                    .body
+                    .as_deref()
+                    .is_some_and(|b| access.may_disclose(t, b)) =>
             {
                 ids.insert(u.clone(), (t.clone(), one.id.clone()));
             }
+            // The same criteria again: the first such create makes the resource the later
+            // ones find, so they all stand for it.
+            [] => match first_create.get(&(t.as_str(), cond.as_str())) {
+                Some(first) => {
+                    let target = ids[*first].clone();
+                    ids.insert(u.clone(), target);
+                }
+                None => {
+                    first_create.insert((t, cond), u);
+                }
+            },
+            _ => {}
         }
     }
 }
