@@ -728,3 +728,42 @@ fn metadata_gets_406_for_other_formats_and_the_smart_configuration_is_always_jso
     let r = s.request("GET", "/metadata?_format=json", None, &[], None);
     assert_eq!(r.status, 200);
 }
+
+/// `$everything` answers at most 5,000 resources; when the caller may read more, it says the
+/// answer is partial (a warning OperationOutcome entry, no `Bundle.total`) instead of passing
+/// the first 5,000 off as the whole record.
+#[test]
+fn everything_past_its_cap_says_it_is_partial() {
+    let s = Server::start(&[]);
+    let admin = s.token("system/*.cruds", None, None);
+    let t = s.patient_token("patient/Patient.rs patient/Observation.rs");
+    let entry = serde_json::json!({
+        "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                     "subject": {"reference": "Patient/example"}},
+        "request": {"method": "POST", "url": "Observation"}
+    });
+    let bundle = serde_json::json!({"resourceType": "Bundle", "type": "transaction",
+                                    "entry": vec![entry; 1000]});
+    let complete = s.get("/Patient/example/$everything?_count=1", &t).json();
+    assert!(complete["total"].is_u64(), "{complete}");
+    assert!(!complete.to_string().contains("\"outcome\""), "{complete}");
+    for _ in 0..5 {
+        let r = s.send_json("POST", "", &admin, &bundle);
+        assert_eq!(r.status, 200, "{}", r.status);
+    }
+    let page = s.get("/Patient/example/$everything?_count=10", &t).json();
+    assert!(page.get("total").is_none(), "{}", page["total"]);
+    let entries = page["entry"].as_array().unwrap();
+    let outcome = entries
+        .iter()
+        .find(|e| e["search"]["mode"] == "outcome")
+        .expect("a warning that the answer is partial");
+    assert_eq!(outcome["resource"]["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["resource"]["issue"][0]["severity"], "warning");
+    let next = page["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["relation"] == "next");
+    assert!(next, "{}", page["link"]);
+}

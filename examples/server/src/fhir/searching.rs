@@ -19,6 +19,25 @@ use crate::store::{Tx, Version};
 const MAX_INCLUDED: usize = 1_000;
 /// Most resources `$everything` returns.
 const MAX_EVERYTHING: usize = 5_000;
+/// Most compartment members `$everything` reads to find the resources it returns.
+const MAX_EVERYTHING_SCANNED: usize = 2 * MAX_EVERYTHING;
+
+/// The `outcome` entry of an `$everything` answer holding only the first [`MAX_EVERYTHING`]
+/// resources the caller may read, so that it is not taken for the whole record.
+fn partial_warning() -> Entry {
+    let outcome = json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{
+            "severity": "warning",
+            "code": "incomplete",
+            "diagnostics": "The record holds more resources than $everything returns (5,000): this answer is partial"
+        }]
+    });
+    Entry::new(
+        json!({"search": {"mode": "outcome"}}),
+        Some(outcome.to_string()),
+    )
+}
 
 fn bad(e: search::SearchError) -> Fail {
     Fail::new(StatusCode::BAD_REQUEST, IssueCode::NotSupported, e.0)
@@ -205,10 +224,13 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
     if !readable {
         return Err(Fail::NOT_FOUND);
     }
-    let members = tx.compartment_members("Patient", id, MAX_EVERYTHING)?;
+    let members = tx.compartment_members("Patient", id, MAX_EVERYTHING_SCANNED)?;
     let mut entries = Vec::new();
     let mut touched = Vec::new();
     for mut v in members {
+        if entries.len() > MAX_EVERYTHING {
+            break;
+        }
         if env.access.narrowing(&v.rtype).is_none() {
             continue;
         }
@@ -218,14 +240,25 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
             entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
         }
     }
-    let total = entries.len();
-    let page: Vec<Entry> = entries.into_iter().skip(offset).take(count).collect();
+    // Partial only by what the caller may read: whether the compartment holds more of what
+    // it may not is not the caller's to learn.
+    let partial = entries.len() > MAX_EVERYTHING;
+    entries.truncate(MAX_EVERYTHING);
+    touched.truncate(MAX_EVERYTHING);
+    let total = Total {
+        listed: entries.len(),
+        shown: !partial,
+    };
+    let mut page: Vec<Entry> = entries.into_iter().skip(offset).take(count).collect();
+    if partial {
+        page.push(partial_warning());
+    }
     let mut done = Done::bundle(bundle(
         "searchset",
         env.base,
         &format!("Patient/{id}/$everything"),
         &[],
-        Total::shown(total),
+        total,
         count,
         offset,
         page,
