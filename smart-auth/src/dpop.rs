@@ -101,7 +101,8 @@ impl DpopValidator {
     }
 
     /// Checks `proof` against `request` (RFC 9449 §4.3), then records its `jti` in `replay`
-    /// for the acceptance window.
+    /// for the acceptance window, counted against the proof key
+    /// ([`ReplayStore::check_and_record_for`]).
     pub fn validate_proof(
         &self,
         proof: &str,
@@ -189,7 +190,9 @@ impl DpopValidator {
             iat.saturating_add(self.max_age.as_secs())
                 .saturating_add(self.leeway.as_secs()),
         );
-        replay.check_and_record(&key, until.max(now.plus(1)), now)?;
+        // Counted against the proof key, so that one client cannot fill the store (§11.1).
+        let owner = replay_key("dpop-jkt", &[&jkt]);
+        replay.check_and_record_for(&owner, &key, until.max(now.plus(1)), now)?;
         Ok(DpopProof {
             jkt,
             jti: jti.to_owned(),

@@ -162,6 +162,10 @@ pub enum TokenError {
     /// The replay store is full of live entries; refusing fails closed.
     #[error("replay store full")]
     ReplayStoreFull,
+    /// The client (the DPoP proof key) already holds its share of the replay store; its further
+    /// proofs are refused until its recorded ones expire, other clients' are not.
+    #[error("replay store quota exceeded")]
+    ReplayQuotaExceeded,
 
     // --- Client assertions (RFC 7523, SMART Backend Services) ---
     /// The assertion names a client that is not registered.
@@ -259,6 +263,7 @@ impl TokenError {
             CertificateMismatch => "certificate_mismatch",
             Replayed => "replayed",
             ReplayStoreFull => "replay_store_full",
+            ReplayQuotaExceeded => "replay_quota_exceeded",
             UnknownClient => "unknown_client",
             InsufficientScope => "insufficient_scope",
         }
@@ -275,7 +280,9 @@ impl TokenError {
                 Some(ChallengeError::InvalidRequest)
             }
             InsufficientScope => Some(ChallengeError::InsufficientScope),
-            InvalidDpopProof(_) | Replayed => Some(ChallengeError::InvalidDpopProof),
+            InvalidDpopProof(_) | Replayed | ReplayQuotaExceeded => {
+                Some(ChallengeError::InvalidDpopProof)
+            }
             UseDpopNonce => Some(ChallengeError::UseDpopNonce),
             _ => Some(ChallengeError::InvalidToken),
         }

@@ -3,7 +3,8 @@
 //! [`ReplayStore`] is the seam: a host running several instances backs it with a shared store
 //! (a database row with a unique key, a cache with set-if-absent). [`InMemoryReplayStore`] is
 //! bounded and safe under concurrency; when full of live entries it refuses (fails closed)
-//! rather than forget one.
+//! rather than forget one, and one owner (a DPoP proof key) may hold only a share of it, so
+//! that no single client can fill it for everyone.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,6 +23,22 @@ pub trait ReplayStore: Send + Sync {
         expires_at: UnixTime,
         now: UnixTime,
     ) -> Result<(), TokenError>;
+
+    /// [`check_and_record`](Self::check_and_record) for an identifier that belongs to `owner`
+    /// (for DPoP, the proof key's thumbprint): a store may also refuse it,
+    /// [`TokenError::ReplayQuotaExceeded`], when `owner` already holds its share of the store, so
+    /// that one client cannot fill the store and lock every other one out (RFC 9449 §11.1).
+    /// The default ignores `owner`; a shared store should bound each owner the same way.
+    fn check_and_record_for(
+        &self,
+        owner: &[u8; 32],
+        key: &[u8; 32],
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), TokenError> {
+        let _ = owner;
+        self.check_and_record(key, expires_at, now)
+    }
 }
 
 /// The replay key for a list of parts: SHA-256 over a domain label and the length-prefixed
@@ -39,11 +56,69 @@ pub fn replay_key(domain: &str, parts: &[&str]) -> [u8; 32] {
 
 const SHARDS: usize = 16;
 
+/// The fewest entries one owner may hold by default, so that small stores stay usable.
+const MIN_PER_OWNER: usize = 16;
+
+const NEVER: UnixTime = UnixTime::from_secs(i64::MAX);
+
+/// One locked part of a map whose values expire.
+#[derive(Debug)]
+struct Shard<V> {
+    map: HashMap<[u8; 32], (UnixTime, V)>,
+    /// No value expires before this, so a full shard is swept only once one has expired (at
+    /// most once a second), not on every refused call.
+    earliest: UnixTime,
+}
+
+impl<V> Shard<V> {
+    fn new() -> Shard<V> {
+        Shard {
+            map: HashMap::new(),
+            earliest: NEVER,
+        }
+    }
+
+    /// Whether `key` is present or fits, evicting expired values if the shard is full.
+    fn has_room(&mut self, key: &[u8; 32], capacity: usize, now: UnixTime) -> bool {
+        if self.map.len() < capacity || self.map.contains_key(key) {
+            return true;
+        }
+        if now < self.earliest {
+            return false;
+        }
+        self.map.retain(|_, (until, _)| now < *until);
+        self.earliest = self
+            .map
+            .values()
+            .map(|(until, _)| *until)
+            .min()
+            .unwrap_or(NEVER);
+        self.map.len() < capacity
+    }
+
+    fn insert(&mut self, key: [u8; 32], until: UnixTime, value: V) {
+        self.earliest = self.earliest.min(until);
+        self.map.insert(key, (until, value));
+    }
+}
+
+fn lock<'a, V>(
+    shards: &'a [Mutex<Shard<V>>],
+    key: &[u8; 32],
+) -> std::sync::MutexGuard<'a, Shard<V>> {
+    shards[usize::from(key[0]) % SHARDS]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 /// A bounded in-memory [`ReplayStore`] for a single instance.
 #[derive(Debug)]
 pub struct InMemoryReplayStore {
-    shards: Vec<Mutex<HashMap<[u8; 32], UnixTime>>>,
+    entries: Vec<Mutex<Shard<()>>>,
+    /// Per owner: how many entries it recorded, and until when the last of them lives.
+    owners: Vec<Mutex<Shard<usize>>>,
     per_shard: usize,
+    per_owner: usize,
 }
 
 impl InMemoryReplayStore {
@@ -51,6 +126,8 @@ impl InMemoryReplayStore {
     /// split into 16 locked shards of equal size, each holding at least one entry, so a
     /// `capacity` of 0 still keeps 16 (there is no way to turn replay detection off). A key
     /// arriving at a shard full of live entries is refused, [`TokenError::ReplayStoreFull`].
+    /// One owner may hold a sixteenth of the store, at least 16 entries
+    /// ([`per_owner_limit`](Self::per_owner_limit)).
     ///
     /// ```
     /// use smart_auth::replay::{InMemoryReplayStore, ReplayStore};
@@ -65,17 +142,43 @@ impl InMemoryReplayStore {
     /// assert_eq!(store.check_and_record(&[1; 32], until, now), Ok(()));
     /// ```
     pub fn new(capacity: usize) -> InMemoryReplayStore {
+        let per_shard = capacity.div_ceil(SHARDS).max(1);
         InMemoryReplayStore {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard: capacity.div_ceil(SHARDS).max(1),
+            entries: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+            owners: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+            per_shard,
+            per_owner: per_shard.max(MIN_PER_OWNER),
         }
+    }
+
+    /// At most `limit` (at least 1) entries per owner through
+    /// [`ReplayStore::check_and_record_for`]. An owner at its limit is refused,
+    /// [`TokenError::ReplayQuotaExceeded`], until every entry it recorded has expired; other
+    /// owners are not affected.
+    ///
+    /// ```
+    /// use smart_auth::replay::{InMemoryReplayStore, ReplayStore};
+    /// use smart_auth::{TokenError, UnixTime};
+    /// let store = InMemoryReplayStore::new(1000).per_owner_limit(1);
+    /// let (until, now) = (UnixTime::from_secs(60), UnixTime::from_secs(0));
+    /// let (alice, bob) = ([1; 32], [2; 32]);
+    /// assert_eq!(store.check_and_record_for(&alice, &[10; 32], until, now), Ok(()));
+    /// let over = store.check_and_record_for(&alice, &[11; 32], until, now);
+    /// assert_eq!(over, Err(TokenError::ReplayQuotaExceeded));
+    /// assert_eq!(store.check_and_record_for(&bob, &[11; 32], until, now), Ok(()));
+    /// // Once alice's entry expired, she may record again.
+    /// assert_eq!(store.check_and_record_for(&alice, &[12; 32], until.plus(60), until), Ok(()));
+    /// ```
+    pub fn per_owner_limit(mut self, limit: usize) -> Self {
+        self.per_owner = limit.max(1);
+        self
     }
 
     /// Number of entries (including expired ones not yet evicted).
     pub fn len(&self) -> usize {
-        self.shards
+        self.entries
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).map.len())
             .sum()
     }
 
@@ -92,21 +195,43 @@ impl ReplayStore for InMemoryReplayStore {
         expires_at: UnixTime,
         now: UnixTime,
     ) -> Result<(), TokenError> {
-        let mut shard = self.shards[usize::from(key[0]) % SHARDS]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = shard.get(key) {
+        let mut shard = lock(&self.entries, key);
+        if let Some((until, ())) = shard.map.get(key) {
             if now < *until {
                 return Err(TokenError::Replayed);
             }
         }
-        if shard.len() >= self.per_shard && !shard.contains_key(key) {
-            shard.retain(|_, until| now < *until);
-            if shard.len() >= self.per_shard {
-                return Err(TokenError::ReplayStoreFull);
-            }
+        if !shard.has_room(key, self.per_shard, now) {
+            return Err(TokenError::ReplayStoreFull);
         }
-        shard.insert(*key, expires_at);
+        shard.insert(*key, expires_at, ());
+        Ok(())
+    }
+
+    fn check_and_record_for(
+        &self,
+        owner: &[u8; 32],
+        key: &[u8; 32],
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), TokenError> {
+        // Held across the entry's check (always owners first, then entries: no deadlock), so
+        // that concurrent calls of one owner cannot overshoot its limit.
+        let mut owners = lock(&self.owners, owner);
+        let (until, count) = match owners.map.get(owner) {
+            Some(&(until, count)) if now < until => (until, count),
+            // Every entry it counted has expired.
+            _ => (expires_at, 0),
+        };
+        if count >= self.per_owner {
+            return Err(TokenError::ReplayQuotaExceeded);
+        }
+        // Owners with live entries are no more than live entries.
+        if !owners.has_room(owner, self.per_shard, now) {
+            return Err(TokenError::ReplayStoreFull);
+        }
+        self.check_and_record(key, expires_at, now)?;
+        owners.insert(*owner, until.max(expires_at), count + 1);
         Ok(())
     }
 }
@@ -162,5 +287,30 @@ mod tests {
             }
         });
         assert_eq!(wins.into_inner(), 1);
+    }
+
+    #[test]
+    fn one_owner_never_overshoots_its_limit_concurrently() {
+        let s = InMemoryReplayStore::new(1024).per_owner_limit(5);
+        let now = UnixTime::from_secs(100);
+        let owner = replay_key("o", &["alice"]);
+        let wins = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for t in 0..8 {
+                let (s, wins) = (&s, &wins);
+                sc.spawn(move || {
+                    for i in 0..10 {
+                        let k = replay_key("t", &[&t.to_string(), &i.to_string()]);
+                        if s.check_and_record_for(&owner, &k, now.plus(60), now)
+                            .is_ok()
+                        {
+                            wins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(wins.into_inner(), 5);
+        assert_eq!(s.len(), 5);
     }
 }

@@ -3,6 +3,7 @@
 use serde_json::json;
 use smart_auth::bearer::Credential;
 use smart_auth::dpop::{DpopRequest, DpopValidator};
+use smart_auth::error::ChallengeError;
 use smart_auth::jose::{Algorithm, AlgorithmSet};
 use smart_auth::mtls::check_certificate_binding;
 use smart_auth::replay::InMemoryReplayStore;
@@ -106,6 +107,40 @@ fn replayed_proof_is_refused() {
     let p = s.proof("same");
     assert!(s.run(&p).is_ok());
     assert_eq!(s.run(&p), Err(TokenError::Replayed));
+}
+
+/// One key holding a valid token cannot fill the replay store: past its share its own proofs
+/// are refused, and another key's fresh proof still goes through (RFC 9449 §11.1).
+#[test]
+fn one_key_cannot_fill_the_replay_store() {
+    let mut s = setup();
+    s.store = InMemoryReplayStore::new(160);
+    let refused: Vec<_> = (0..1000)
+        .filter_map(|i| s.run(&s.proof(&format!("flood-{i}"))).err())
+        .collect();
+    // Its share (a sixteenth, at least 16) was recorded; the rest are refused for it alone.
+    assert_eq!(refused.len(), 1000 - 16);
+    assert!(refused
+        .iter()
+        .all(|e| *e == TokenError::ReplayQuotaExceeded));
+    assert_eq!(s.store.len(), 16);
+    assert_eq!(
+        TokenError::ReplayQuotaExceeded.challenge_error(),
+        Some(ChallengeError::InvalidDpopProof)
+    );
+
+    let other = TestKey::alternate(Algorithm::ES256);
+    let token = s.issuer.token(NOW).dpop_bound(&other).sign();
+    let proof = other.dpop_proof("GET", URI, Some(&token), None, NOW, "other");
+    let credential = Credential::Dpop {
+        token: &token,
+        proof: &proof,
+    };
+    let v = s.issuer.validator();
+    let r = s
+        .dpop
+        .validate_request(&v, credential, "GET", URI, None, &s.store, NOW);
+    assert!(r.is_ok(), "{r:?}");
 }
 
 #[test]
