@@ -246,7 +246,9 @@ impl ClientAssertionValidator {
         self.validate(assertion, replay, now)
     }
 
-    /// Validates one assertion and records its `jti` (per client) until it expires.
+    /// Validates one assertion and records its `jti` (per client) until it expires, counted
+    /// against the client ([`ReplayStore::check_and_record_for`]: one client cannot fill the
+    /// store for the others).
     ///
     /// The header must carry `typ` `JWT` (SMART-asym; compared case-insensitively,
     /// `application/` optional, RFC 7515 §4.1.9) and a `kid`.
@@ -291,8 +293,10 @@ impl ClientAssertionValidator {
         let claims = jws.verify_claims(&key, self.algorithms)?;
         self.check_claims(&claims, client, now).map(|(jti, exp)| {
             let until = UnixTime::from_secs(exp.saturating_add(self.leeway.as_secs()));
+            // Counted against the client, so that one cannot fill the store for the others.
             replay
-                .check_and_record(
+                .check_and_record_for(
+                    &replay_key("client", &[&client.client_id]),
                     &replay_key("client-assertion", &[&client.client_id, &jti]),
                     until,
                     now,

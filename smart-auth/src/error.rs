@@ -162,8 +162,9 @@ pub enum TokenError {
     /// The replay store is full of live entries; refusing fails closed.
     #[error("replay store full")]
     ReplayStoreFull,
-    /// The client (the DPoP proof key) already holds its share of the replay store; its further
-    /// proofs are refused until its recorded ones expire, other clients' are not.
+    /// The client (a DPoP proof key, a client asserting its identity) already holds its share
+    /// of the replay store; its further proofs are refused until its recorded ones expire,
+    /// other clients' are not.
     #[error("replay store quota exceeded")]
     ReplayQuotaExceeded,
 

@@ -3,8 +3,8 @@
 //! [`ReplayStore`] is the seam: a host running several instances backs it with a shared store
 //! (a database row with a unique key, a cache with set-if-absent). [`InMemoryReplayStore`] is
 //! bounded and safe under concurrency; when full of live entries it refuses (fails closed)
-//! rather than forget one, and one owner (a DPoP proof key) may hold only a share of it, so
-//! that no single client can fill it for everyone.
+//! rather than forget one, and one owner (a DPoP proof key, a client) may hold only a share
+//! of it, so that no single client can fill it for everyone.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,7 +25,7 @@ pub trait ReplayStore: Send + Sync {
     ) -> Result<(), TokenError>;
 
     /// [`check_and_record`](Self::check_and_record) for an identifier that belongs to `owner`
-    /// (for DPoP, the proof key's thumbprint): a store may also refuse it,
+    /// (the DPoP proof key's thumbprint, the client of an assertion): a store may also refuse it,
     /// [`TokenError::ReplayQuotaExceeded`], when `owner` already holds its share of the store, so
     /// that one client cannot fill the store and lock every other one out (RFC 9449 §11.1).
     /// The default ignores `owner`; a shared store should bound each owner the same way.

@@ -231,6 +231,32 @@ fn replay_per_client() {
     assert_eq!(v.validate(&b, &store, NOW), Err(TokenError::Replayed));
 }
 
+/// One registered client cannot fill the replay store with fresh assertions and lock the
+/// others out: past its share its own assertions are refused.
+#[test]
+fn one_client_cannot_fill_the_replay_store() {
+    let (key, other) = (
+        TestKey::new(Algorithm::ES384),
+        TestKey::alternate(Algorithm::ES256),
+    );
+    let v = validator(&key)
+        .register(RegisteredClient::new("app-2").jwks(JwkSet::from_keys([other.public_jwk()])));
+    let store = InMemoryReplayStore::new(160);
+    let refused: Vec<_> = (0..1000)
+        .filter_map(|i| {
+            let a = key.sign_json(Some("JWT"), &claims(&format!("flood-{i}")));
+            v.validate(&a, &store, NOW).err()
+        })
+        .collect();
+    assert_eq!(refused.len(), 1000 - 16, "{refused:?}");
+    assert!(refused
+        .iter()
+        .all(|e| *e == TokenError::ReplayQuotaExceeded));
+    let claims = json!({"iss": "app-2", "sub": "app-2", "aud": ENDPOINT, "exp": NOW.as_secs() + 240, "jti": "j"});
+    let r = v.validate(&other.sign_json(Some("JWT"), &claims), &store, NOW);
+    assert_eq!(r.map(|c| c.client_id), Ok("app-2".to_owned()));
+}
+
 #[test]
 fn forged_and_symmetric() {
     let key = TestKey::new(Algorithm::ES384);
