@@ -461,7 +461,11 @@ fn stands_for(done: Done, (t, id): &(String, String)) -> Outcome {
     }
 }
 
-/// Rewrites references to the fullUrls in `ids`, noting in `referenced` each one rewritten.
+/// Rewrites the fullUrls in `ids` wherever the resource names them, noting in `referenced`
+/// each one rewritten: FHIR R4 http.html (transaction processing rules) asks for every matching
+/// link, in references, in elements of type uri, url, oid and uuid (any string that is exactly
+/// the fullUrl), and in the narrative's `<a href="">` and `<img src="">` (any quoted attribute
+/// value that is exactly the fullUrl).
 fn rewrite_references(
     v: &mut Value,
     ids: &HashMap<String, (String, String)>,
@@ -470,22 +474,58 @@ fn rewrite_references(
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                if k == "reference" {
-                    let found = child.as_str().and_then(|s| ids.get_key_value(s));
-                    if let Some((urn, (t, id))) = found {
-                        referenced.insert(urn.clone());
-                        *child = Value::String(format!("{t}/{id}"));
+                match child {
+                    Value::String(s) if k == "div" => {
+                        if let Some(div) = rewrite_narrative(s, ids, referenced) {
+                            *s = div;
+                        }
                     }
-                } else {
-                    rewrite_references(child, ids, referenced);
+                    _ => rewrite_references(child, ids, referenced),
                 }
             }
         }
         Value::Array(items) => items
             .iter_mut()
             .for_each(|i| rewrite_references(i, ids, referenced)),
+        Value::String(s) => {
+            if let Some((urn, (t, id))) = ids.get_key_value(s.as_str()) {
+                referenced.insert(urn.clone());
+                *s = format!("{t}/{id}");
+            }
+        }
         _ => {}
     }
+}
+
+/// The narrative `div` with each quoted attribute value that is one of the fullUrls in `ids`
+/// rewritten, or `None` if it names none. One pass over the text.
+fn rewrite_narrative(
+    div: &str,
+    ids: &HashMap<String, (String, String)>,
+    referenced: &mut HashSet<String>,
+) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut rest = 0;
+    while let Some(at) = div[rest..].find("urn:").map(|i| rest + i) {
+        rest = at + 4;
+        let quote = match div[..at].chars().next_back() {
+            Some(q @ ('"' | '\'')) => q,
+            _ => continue,
+        };
+        let Some(len) = div[at..].find(quote) else {
+            break;
+        };
+        let value = &div[at..at + len];
+        if let Some((urn, (t, id))) = ids.get_key_value(value) {
+            referenced.insert(urn.clone());
+            out.push_str(&div[copied..at]);
+            out.push_str(&format!("{t}/{id}"));
+            copied = at + len;
+            rest = copied;
+        }
+    }
+    (copied > 0).then(|| out + &div[copied..])
 }
 
 #[cfg(test)]

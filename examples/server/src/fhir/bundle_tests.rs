@@ -67,3 +67,34 @@ fn a_transaction_whose_responses_would_outgrow_the_bound_fails_whole() {
         RESPONSE_FULL
     );
 }
+
+/// FHIR R4 http.html: a transaction's fullUrls are replaced in references, in uri and url
+/// elements, and in the narrative's links and images; text that merely mentions one is not.
+#[test]
+fn every_link_to_a_full_url_is_rewritten_not_only_references() {
+    let urn = "urn:uuid:0b7c2f1e-1111-4c3a-9f00-000000000001";
+    let ids = HashMap::from([(urn.to_owned(), ("Patient".to_owned(), "p1".to_owned()))]);
+    let div = format!(
+        r#"<div xmlns="http://www.w3.org/1999/xhtml"><a href="{urn}">chart</a> <img src='{urn}'/> {urn} <a href="urn:uuid:other">x</a></div>"#
+    );
+    let mut resource = serde_json::json!({
+        "resourceType": "DocumentReference",
+        "text": {"status": "generated", "div": div},
+        "subject": {"reference": urn},
+        "content": [{"attachment": {"url": urn}}],
+        "extension": [{"url": "http://example.org/about", "valueUri": urn}],
+        "description": format!("about {urn}"),
+    });
+    let mut referenced = HashSet::new();
+    rewrite_references(&mut resource, &ids, &mut referenced);
+    assert_eq!(resource["subject"]["reference"], "Patient/p1");
+    assert_eq!(resource["content"][0]["attachment"]["url"], "Patient/p1");
+    assert_eq!(resource["extension"][0]["valueUri"], "Patient/p1");
+    assert_eq!(resource["description"], format!("about {urn}"));
+    let div = resource["text"]["div"].as_str().unwrap();
+    assert!(div.contains(r#"<a href="Patient/p1">chart</a>"#), "{div}");
+    assert!(div.contains("<img src='Patient/p1'/>"), "{div}");
+    assert!(div.contains(&format!(" {urn} ")), "{div}");
+    assert!(div.contains(r#"href="urn:uuid:other""#), "{div}");
+    assert_eq!(referenced, HashSet::from([urn.to_owned()]));
+}
