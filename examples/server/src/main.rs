@@ -150,9 +150,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .with_cache(TOKEN_CACHE_ENTRIES, TOKEN_CACHE_TTL);
         let policy = DecisionPolicy::default()
             .with_base_url(base.clone())
+            // Decided as a read of the Patient; the handler then also asks that the caller be
+            // the patient or an auditor (`Access::may_read_accounting`).
             .with_operation("disclosures", OperationRule::AsRead);
         // DPoP-bound tokens (RFC 9449): proofs checked against this server's base URL, their
-        // `jti`s kept for the proof lifetime (bounded; refuses when full rather than forget).
+        // `jti`s kept for the proof lifetime (bounded; refuses when full rather than forget;
+        // one proof key may hold a sixteenth of it, so no one client fills it for all).
         let mut facade = SecureFhir::new(validator, policy, "/fhir")
             .with_dpop(
                 smart_auth::dpop::DpopValidator::new(),
