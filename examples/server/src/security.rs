@@ -494,11 +494,19 @@ impl Gate {
             };
             authorized.audit_record(now, parts, body, &verdict.info, response.status(), &facts)
         };
-        let mut split = per_patient(resources.clone(), &patients);
+        let mut split = per_patient(resources, &patients);
         if split.len() == 1 {
             let (resources, patients) = split.remove(0);
             return Some(trail.record_durable(record(resources, patients)));
         }
+        // Every resource once, in the order the patients' records name them.
+        let mut seen = std::collections::HashSet::new();
+        let all: Resources = split
+            .iter()
+            .flat_map(|(resources, _)| resources)
+            .filter(|r| seen.insert(*r))
+            .cloned()
+            .collect();
         // Split over several patients: each patient's record leaves out the query, which may
         // name the others (`patient=a,b`, their identifiers); the whole request, query
         // included, is recorded once more under no patient, for auditors.
@@ -510,7 +518,7 @@ impl Gate {
                 trail.record_durable(mine)
             })
             .collect();
-        let mut whole = record(resources, Vec::new());
+        let mut whole = record(all, Vec::new());
         // Not even the launch patient the facade falls back on: each patient has their record.
         whole.patients.clear();
         records.push(trail.record_durable(whole));
