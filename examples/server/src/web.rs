@@ -282,6 +282,25 @@ fn not_acceptable() -> http::Response<Vec<u8>> {
     )
 }
 
+/// A list header (RFC 9110 §5.3: several lines are one comma-separated list), every line
+/// read. A line that is no visible ASCII makes the whole value `"`, which no list parser
+/// accepts: a precondition the server cannot read holds for nothing, rather than going unread.
+fn list_header(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let mut lines = h.get_all(name).iter().peekable();
+    lines.peek()?;
+    let mut joined = String::new();
+    for line in lines {
+        let Ok(text) = line.to_str() else {
+            return Some("\"".to_owned());
+        };
+        if !joined.is_empty() {
+            joined.push_str(", ");
+        }
+        joined.push_str(text);
+    }
+    Some(joined)
+}
+
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -481,11 +500,12 @@ impl App {
             base: &self.base,
             now,
         };
+        let if_match = list_header(&parts.headers, header::IF_MATCH);
         let op = Op {
             method: &parts.method,
             route,
             query: &query,
-            if_match: header_str(&parts.headers, header::IF_MATCH),
+            if_match: if_match.as_deref(),
             if_none_exist: parts
                 .headers
                 .get("if-none-exist")

@@ -198,6 +198,26 @@ fn if_match_star_and_lists_follow_rfc_9110() {
     for bad in ["W/\"5", "5", "*, W/\"5\"", "W/\"5\" x", "W/\"05\""] {
         assert_eq!(put(&path, bad, &body).status, 412, "{bad}");
     }
+    // A value that is no text (bytes past ASCII) holds for nothing, rather than go unread.
+    assert_eq!(put(&path, "W/\"5\u{ff}\"", &body).status, 412);
+    // Several header lines are one list (RFC 9110 §5.3): all are read.
+    let put_lines = |lines: &[&str]| {
+        let mut headers = vec![("Content-Type", "application/fhir+json")];
+        headers.extend(lines.iter().map(|l| ("If-Match", *l)));
+        let bytes = serde_json::to_vec(&body).unwrap();
+        s.request("PUT", &path, Some(&t), &headers, Some(&bytes))
+            .status
+    };
+    assert_eq!(
+        put_lines(&["W/\"5\"", "W/\"9\" x"]),
+        412,
+        "a malformed line"
+    );
+    assert_eq!(
+        put_lines(&["W/\"9\"", "W/\"5\""]),
+        200,
+        "the second line names it"
+    );
 
     let r = s.request("DELETE", &path, Some(&t), &[("If-Match", "*")], None);
     assert_eq!(r.status, 204, "{}", r.text());
