@@ -735,3 +735,57 @@ fn user_policy_hook() {
         ],
     );
 }
+
+/// smart.md §12.12: security labels the caller may not set are rejected. Labels say who may see
+/// a resource; a grant confined to a compartment or constraints neither sets them on a create
+/// nor changes or removes them on an update (it could declassify what it writes). A grant
+/// unrestricted on the type may.
+#[test]
+fn only_unrestricted_grants_set_or_change_security_labels() {
+    let labelled = |code: &str| {
+        format!(
+            r#"{{"resourceType":"Observation","id":"o1","meta":{{"security":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"{code}"}}]}},"status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient/123"}}}}"#
+        )
+    };
+    let (restricted, normal) = (labelled("R"), labelled("N"));
+    assert_table(
+        &authorizer(),
+        &[
+            // A create carrying a label.
+            p("patient/Observation.c", "POST Observation")
+                .body(&restricted)
+                .expect(Forbidden),
+            Case::new("system/Observation.c")
+                .request("POST Observation")
+                .body(&restricted)
+                .expect(Allow),
+            // An update that keeps, changes or drops the stored labels.
+            p("patient/Observation.u", "PUT Observation/o1")
+                .stored(&restricted)
+                .body(&restricted)
+                .expect(Allow),
+            p("patient/Observation.u", "PUT Observation/o1")
+                .stored(&restricted)
+                .body(&normal)
+                .expect(Forbidden),
+            p("patient/Observation.u", "PUT Observation/o1")
+                .stored(&restricted)
+                .body(OBS_123)
+                .expect(Forbidden),
+            p("patient/Observation.u", "PUT Observation/o1")
+                .stored(OBS_123)
+                .body(&restricted)
+                .expect(Forbidden),
+            Case::new("system/Observation.u")
+                .request("PUT Observation/o1")
+                .stored(&restricted)
+                .body(OBS_123)
+                .expect(Allow),
+            // Writes without labels are unchanged.
+            p("patient/Observation.u", "PUT Observation/o1")
+                .stored(OBS_123)
+                .body(OBS_123)
+                .expect(Allow),
+        ],
+    );
+}

@@ -61,12 +61,16 @@ pub enum DenialReason {
     AuditEventReadOnly,
     /// Refused by the host's user policy.
     UserPolicy,
+    /// A write would set, change or remove `meta.security` labels, which only a grant
+    /// unrestricted on the type may do (smart.md §12.12).
+    SecurityLabels,
 }
 
 impl DenialReason {
     /// A stable machine-readable code, e.g. `insufficient_scope`.
     pub fn code(self) -> &'static str {
         match self {
+            DenialReason::SecurityLabels => "security_labels",
             DenialReason::ScopesRejected => "scopes_rejected",
             DenialReason::MissingPatientContext => "missing_patient_context",
             DenialReason::MissingFhirUser => "missing_fhir_user",

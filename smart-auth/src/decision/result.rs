@@ -4,6 +4,7 @@ use fhir_types::compartment::CompartmentType;
 use fhir_types::resources::{Bundle, BundleEntry};
 use fhir_types::{Resource, ResourceType};
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 use super::binary::names_security_context;
 use super::membership::{in_another_compartment, in_compartment, linked_to, links};
@@ -289,6 +290,17 @@ impl Permit {
             }
         }
         let (new, stored) = (new.map(|(r, _)| r), stored.map(|(r, _)| r));
+        // Security labels say who may see a resource: a grant confined to a compartment or to
+        // constraints may not set them (a create carrying any), nor change or remove them (an
+        // update must keep the stored ones), or it could relabel, even declassify, what it
+        // writes (smart.md §12.12). Only a grant unrestricted on the type may.
+        if let Some(written) = new {
+            if security_labels(new) != security_labels(stored)
+                && !self.unrestricted(written.resource_type(), needed)
+            {
+                return Err(Denial::forbidden(DenialReason::SecurityLabels));
+            }
+        }
         // While links are followed, a link edit would widen another token's compartment: only
         // an unrestricted grant may create or change `Patient.link`.
         if !self.policy.follow_patient_links.is_empty()
@@ -458,6 +470,21 @@ impl Permit {
         self.granting(ty, needed)
             .any(|(s, reach)| *reach == Reach::All && s.constraints().is_empty())
     }
+}
+
+/// The `meta.security` labels of a version (none for `None`), as (system, code) pairs.
+fn security_labels(resource: Option<&Resource>) -> BTreeSet<(Option<&str>, Option<&str>)> {
+    let labels = resource
+        .and_then(Resource::meta)
+        .map(|m| m.security.as_slice());
+    labels
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let system = c.system.as_ref().and_then(|s| s.value.as_deref());
+            (system, c.code.as_ref().and_then(|s| s.value.as_deref()))
+        })
+        .collect()
 }
 
 /// A copy of `resource` without its `id`, when it is of a type that defines a compartment
