@@ -5,12 +5,13 @@
 //!
 //! Parsing is strict by default: unknown elements, duplicate keys, two variants of one choice
 //! element, a wrong or missing `resourceType`, malformed primitives (per the R4 regexes), empty
-//! objects, arrays and strings, elements holding only an id (ele-1), and missing required
-//! elements are all rejected with a
-//! [`ParseError`] that names the JSON path. Nesting depth, string and number length and input
-//! size are bounded by [`ParseOptions`]; a number must also lie in the range of a double.
-//! Resources inside Bundles, `contained` and Parameters go through
-//! the same code as top-level ones.
+//! objects, arrays and strings, elements holding only an id (ele-1), extensions with both or
+//! neither a value and nested extensions (ext-1), and missing required elements are all
+//! rejected with a [`ParseError`] that names the JSON path. Nesting depth, string and number
+//! length, input size and the memory of the typed result are bounded by [`ParseOptions`]; a
+//! number must also lie in the range of a double, and a FHIR `string` (also `code`,
+//! `markdown`, `id`) may hold at most R4's 1024*1024 characters. Resources inside Bundles,
+//! `contained` and Parameters go through the same code as top-level ones.
 
 pub(crate) mod error;
 pub(crate) mod fields;
