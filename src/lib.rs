@@ -10,7 +10,7 @@
 //!    request and decides it. It returns either an [`Authorized`] request — the access
 //!    context, the classified request, and the permit whose narrowing the host adds to its
 //!    queries — or a [`Rejected`] one whose [`to_response`](Rejected::to_response) is a ready
-//!    `http::Response`: 400/401/403/404/413/414/415 with the RFC 6750 challenge and an
+//!    `http::Response`: 400/401/403/404/405/413/414/415 with the RFC 6750 challenge and an
 //!    OperationOutcome that leaks nothing (diagnostics are `&'static str`: no echo of input).
 //!    For opaque tokens the host introspects itself (RFC 7662), [`SecureFhir::authorize_context`]
 //!    takes the access context instead of the credential; an introspection that fails is
