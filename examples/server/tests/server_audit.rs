@@ -371,6 +371,19 @@ fn only_the_patient_and_auditors_read_the_accounting_of_disclosures() {
     // A patient app that names no user reads its patient's accounting.
     let app = s.token("patient/Patient.rs", Some("example"), None);
     assert_eq!(s.get("/Patient/example/$disclosures", &app).status, 200);
+
+    // The right to an accounting outlives the record.
+    let admin = s.token("system/Patient.cruds", None, None);
+    let r = s.request("DELETE", "/Patient/pat-2", Some(&admin), &[], None);
+    assert!(r.status == 200 || r.status == 204, "{}", r.text());
+    assert_eq!(s.get("/Patient/pat-2", &auditor).status, 410);
+    let r = s.get("/Patient/pat-2/$disclosures", &auditor);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        s.get("/Patient/pat-2/$disclosures", &chart_reader).status,
+        403
+    );
+    assert_eq!(s.get("/Patient/no-such/$disclosures", &auditor).status, 404);
 }
 
 /// The decoded queries (`entity.query`) of a Bundle's AuditEvents.

@@ -435,11 +435,18 @@ type Time = chrono::DateTime<chrono::Utc>;
 pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String)]) -> Outcome {
     use fhir_audit::disclosure::{account, AccountingPolicy, AccountingRequest};
     let (from, to) = accounting_period(query)?;
-    let readable = tx
-        .current("Patient", id)?
-        .filter(|v| !v.deleted)
-        .and_then(|p| p.body)
-        .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b));
+    // The right to an accounting outlives the record: a deleted Patient's is served to whoever
+    // could still read its last content (and learns 410 Gone on a read).
+    let readable = match tx.current("Patient", id)? {
+        Some(v) if v.deleted => tx
+            .last_live("Patient", id)?
+            .and_then(|v| v.body)
+            .is_some_and(|b| env.access.may_read_deleted(tx, "Patient", &b)),
+        Some(v) => v
+            .body
+            .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b)),
+        None => false,
+    };
     if !readable {
         return Err(Fail::NOT_FOUND);
     }
