@@ -253,3 +253,69 @@ fn a_count_only_search_links_to_no_next_page() {
         .collect();
     assert_eq!(relations, ["self"], "{b}");
 }
+
+/// Follows a listing's `next` links from `first`, calling `between` after the first page, and
+/// returns every entry's `type/id` in the order served.
+fn page_through(s: &Server, token: &str, first: &str, between: impl Fn(&[String])) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut path = first.to_owned();
+    for page in 0.. {
+        assert!(page < 50, "the pages never end");
+        let r = s.get(&path, token);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let ids = r.entry_ids();
+        if page == 0 {
+            between(&ids);
+        }
+        seen.extend(ids);
+        let links = r.json()["link"].as_array().cloned().unwrap_or_default();
+        let Some(next) = links.iter().find(|l| l["relation"] == "next") else {
+            return seen;
+        };
+        let url = next["url"].as_str().expect("next url");
+        path = url.strip_prefix(&s.base).expect("own base").to_owned();
+    }
+    unreachable!()
+}
+
+/// Updates the first resource of `ids` (a page) in place.
+fn update_first(s: &Server, admin: &str, ids: &[String]) {
+    let first = ids.first().expect("a first page");
+    let r = s.get(&format!("/{first}"), admin);
+    let mut body = r.json();
+    body["text"] = json!({"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">updated</div>"});
+    let r = s.send_json("PUT", &format!("/{first}"), admin, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// Asserts `served` holds each of `expected` exactly once.
+fn assert_each_once(served: &[String], expected: &[String]) {
+    let mut sorted = served.to_vec();
+    sorted.sort();
+    let mut wanted = expected.to_vec();
+    wanted.sort();
+    assert_eq!(sorted, wanted, "served in order: {served:?}");
+}
+
+#[test]
+fn an_update_while_paging_neither_repeats_nor_skips_a_resource() {
+    let s = Server::start(&[]);
+    let admin = s.token("system/*.cruds", None, None);
+    let reader = s.patient_token("patient/Patient.rs patient/Goal.rs patient/Observation.rs");
+    for n in 0..5 {
+        let goal = json!({"resourceType": "Goal", "lifecycleStatus": "active",
+            "description": {"text": format!("goal {n}")},
+            "subject": {"reference": "Patient/example"}});
+        let r = s.send_json("POST", "/Goal", &admin, &goal);
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    // A search, and the patient's $everything, each paged by 2 with an update of a resource
+    // of the first page before the second page is asked for.
+    for first in ["/Goal?_count=2", "/Patient/example/$everything?_count=2"] {
+        let unperturbed = page_through(&s, &reader, first, |_| {});
+        assert!(unperturbed.len() > 4, "{first}: {unperturbed:?}");
+        let served = page_through(&s, &reader, first, |page| update_first(&s, &admin, page));
+        assert_each_once(&served, &unperturbed);
+        assert_eq!(served, unperturbed, "{first}: the order is kept");
+    }
+}

@@ -9,6 +9,7 @@ pub mod audit_index;
 pub mod compartment;
 mod derivation;
 pub mod index;
+mod migrate;
 pub mod number;
 pub mod params;
 pub mod query;
@@ -94,6 +95,9 @@ struct Inner {
 // (6% of the secure server's CPU in a profile); the WAL index lives in heap memory. A second
 // process opening the same file is refused at start ("database is locked") rather than
 // racing this one.
+//
+// `current.seq` is the seq of the resource's latest version, `created_seq` that of the version
+// that created it (see `migrate`, which also makes the index searches are ordered by).
 const SCHEMA: &str = "
 PRAGMA locking_mode = EXCLUSIVE;
 PRAGMA journal_mode = WAL;
@@ -108,9 +112,8 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE TABLE IF NOT EXISTS current (
     rtype TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
     updated TEXT NOT NULL, updated_ms INTEGER NOT NULL,
-    deleted INTEGER NOT NULL, body TEXT, seq INTEGER NOT NULL,
+    deleted INTEGER NOT NULL, body TEXT, seq INTEGER NOT NULL, created_seq INTEGER NOT NULL,
     PRIMARY KEY (rtype, id));
-CREATE INDEX IF NOT EXISTS current_by_seq ON current (rtype, deleted, seq);
 CREATE TABLE IF NOT EXISTS search_index (
     rtype TEXT NOT NULL, id TEXT NOT NULL, code TEXT NOT NULL,
     system TEXT NOT NULL, value TEXT NOT NULL, lo INTEGER, hi INTEGER);
@@ -146,6 +149,7 @@ impl Store {
             None => Connection::open_in_memory()?,
         };
         conn.execute_batch(SCHEMA)?;
+        migrate::ensure(&mut conn)?;
         conn.execute_batch(audit::SCHEMA)?;
         let audit = audit::load_index(&conn, base)?;
         derivation::ensure(&mut conn, base, &audit)?;
@@ -364,11 +368,14 @@ impl Tx<'_> {
             )?
             .execute(params![rtype, id, version, updated, ms, deleted, body])?;
         let seq = self.conn.last_insert_rowid();
+        // An update or deletion keeps the place of the live resource; a creation (the first
+        // version, or one after a deletion) takes its own seq, after every other.
         self.conn
             .prepare_cached(
                 "INSERT OR REPLACE INTO current \
-                 (rtype, id, version, updated, updated_ms, deleted, body, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (rtype, id, version, updated, updated_ms, deleted, body, seq, created_seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, COALESCE((SELECT created_seq \
+                 FROM current WHERE rtype = ?1 AND id = ?2 AND deleted = 0), ?8))",
             )?
             .execute(params![rtype, id, version, updated, ms, deleted, body, seq])?;
         Ok(())
@@ -417,7 +424,9 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Current, non-deleted resources matching `query`: the total and one page.
+    /// Current, non-deleted resources matching `query`: the total and one page, in the order
+    /// they were created (an update does not move a resource between the pages a client reads
+    /// by offset; a deletion moves those after it one place forward).
     pub fn search(
         &self,
         query: &Query,
@@ -429,7 +438,7 @@ impl Tx<'_> {
         }
         let mut args = Vec::new();
         let from = search_from(query, &mut args);
-        self.page(&from, "c", "c.seq", args, offset, count)
+        self.page(&from, "c", "c.created_seq", args, offset, count)
     }
 
     /// Versions in `scope`, newest first, restricted (for type and system history) to
@@ -586,7 +595,8 @@ impl Tx<'_> {
         Ok(rows)
     }
 
-    /// Every current resource in compartment `ctype/cid`, of the given types, at most `limit`.
+    /// Every current resource in compartment `ctype/cid`, in the order they were created (as
+    /// searches), at most `limit`.
     pub fn compartment_members(
         &self,
         ctype: &str,
@@ -599,7 +609,7 @@ impl Tx<'_> {
             .prepare_cached(
                 "SELECT c.rtype, c.id, c.version, c.updated, c.deleted, c.body \
                  FROM compartment m JOIN current c ON c.rtype = m.rtype AND c.id = m.id \
-                 WHERE m.ctype = ?1 AND m.cid = ?2 AND c.deleted = 0 ORDER BY c.seq LIMIT +?3",
+                 WHERE m.ctype = ?1 AND m.cid = ?2 AND c.deleted = 0 ORDER BY c.created_seq LIMIT +?3",
             )?
             .query_map(params![ctype, cid, limit as i64], version_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -715,9 +725,9 @@ impl Tx<'_> {
 fn search_from(query: &Query, args: &mut Vec<rusqlite::types::Value>) -> String {
     args.push(rusqlite::types::Value::Text(query.resource_type.clone()));
     let (cond, driven) = search_where(&query.clauses, args, 1);
-    // `+c.deleted` keeps `current_by_seq` (type, deleted, seq) from looking like the better
-    // index when a clause's set can drive the query: without statistics SQLite would walk
-    // the whole type in `seq` order and test each row against it.
+    // `+c.deleted` keeps `current_by_created` (type, deleted, created_seq) from looking like
+    // the better index when a clause's set can drive the query: without statistics SQLite
+    // would walk the whole type in creation order and test each row against it.
     let deleted = if driven { "+c.deleted" } else { "c.deleted" };
     format!("FROM current c WHERE c.rtype = ?1 AND {deleted} = 0 AND {cond}")
 }

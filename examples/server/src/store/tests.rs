@@ -185,7 +185,7 @@ fn paged_statements_are_not_prepared_again_at_each_execution() {
     let store = store_with_data();
     store.read(|tx| {
         let sql = format!(
-            "SELECT c.id FROM current c WHERE c.rtype = ?1 ORDER BY c.seq {}",
+            "SELECT c.id FROM current c WHERE c.rtype = ?1 ORDER BY c.created_seq {}",
             limit_offset(2, 3)
         );
         let reprepares = |sql: &str| {
@@ -283,7 +283,7 @@ fn index_driven_searches_find_what_row_by_row_tests_find() {
             let cond = where_sql(&query.clauses, &mut args);
             let sql = format!(
                 "SELECT c.id FROM current c WHERE c.rtype = ?1 AND c.deleted = 0 AND {cond} \
-                 ORDER BY c.seq"
+                 ORDER BY c.created_seq"
             );
             let expected: Vec<String> = tx
                 .conn
@@ -315,7 +315,7 @@ fn searches_with_indexed_clauses_look_rows_up_by_id() {
                 .collect::<rusqlite::Result<_>>()
                 .unwrap();
             let (_, driven) = search_where(&query.clauses, &mut Vec::new(), 1);
-            let walks_the_type = plan[0].contains("current_by_seq");
+            let walks_the_type = plan[0].contains("current_by_created");
             assert_eq!(walks_the_type, !driven, "{query:?}: {plan:?}");
             if driven {
                 assert!(plan[0].contains("(rtype=? AND id=?)"), "{plan:?}");
