@@ -360,6 +360,13 @@ fn only_the_patient_and_auditors_read_the_accounting_of_disclosures() {
 
     let auditor = s.token("system/Patient.rs system/AuditEvent.rs", None, None);
     assert_eq!(s.get("/Patient/example/$disclosures", &auditor).status, 200);
+    // An AuditEvent grant that sees only some events is no auditor of the accounting.
+    let partial = s.token(
+        "system/Patient.rs system/AuditEvent.rs?outcome=4",
+        None,
+        None,
+    );
+    assert_eq!(s.get("/Patient/example/$disclosures", &partial).status, 403);
     let patient = s.patient_token("patient/Patient.rs");
     assert_eq!(s.get("/Patient/example/$disclosures", &patient).status, 200);
     let absolute = format!("{}/Patient/example", s.base);

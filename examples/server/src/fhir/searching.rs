@@ -225,6 +225,8 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
         return Err(Fail::NOT_FOUND);
     }
     let members = tx.compartment_members("Patient", id, MAX_EVERYTHING_SCANNED)?;
+    // The scan stopped before the compartment's end: members after it are not looked at.
+    let scan_cut = members.len() >= MAX_EVERYTHING_SCANNED;
     let mut entries = Vec::new();
     let mut touched = Vec::new();
     for mut v in members {
@@ -240,9 +242,12 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
             entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
         }
     }
-    // Partial only by what the caller may read: whether the compartment holds more of what
-    // it may not is not the caller's to learn.
-    let partial = entries.len() > MAX_EVERYTHING;
+    // Partial when more than the cap is readable, or when the scan stopped early: then what
+    // it did not reach is missing, and saying so beats a complete-looking answer missing a
+    // record. The latter tells a caller only that the patient's compartment holds more than
+    // MAX_EVERYTHING_SCANNED resources, of types it may search, with or without ones it may
+    // not: nothing about any one of them.
+    let partial = entries.len() > MAX_EVERYTHING || scan_cut;
     entries.truncate(MAX_EVERYTHING);
     touched.truncate(MAX_EVERYTHING);
     let total = Total {

@@ -2,6 +2,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::fhir::access::Access;
+use crate::fhir::outcome::Payload;
 use crate::fhir::search::pairs;
 use crate::store::Store;
 
@@ -65,4 +66,42 @@ fn each_candidate_for_inclusion_is_checked_once_however_often_it_is_named() {
         .unwrap();
     assert_eq!(done.touched, vec!["Patient/p1".to_owned()]);
     assert_eq!(access.checked.load(Ordering::Relaxed), 5);
+}
+
+/// A compartment larger than the scan: `$everything` says it is partial even when little of
+/// what it scanned was readable, rather than answer complete-looking without what lies past
+/// the scan (here a Condition, written last, behind more Observations than the scan reads).
+#[test]
+fn everything_cut_by_its_scan_says_it_is_partial() {
+    let store = store(MAX_EVERYTHING_SCANNED);
+    store
+        .transaction(|tx| -> crate::store::Result<()> {
+            let condition = json!({"resourceType": "Condition",
+                "subject": {"reference": "Patient/p1"}});
+            tx.put("Condition", "c1", condition, chrono::Utc::now())?;
+            Ok(())
+        })
+        .unwrap();
+    let access = NoObservations::default();
+    let env = Env {
+        access: &access,
+        base: "http://localhost/fhir",
+        now: chrono::Utc::now(),
+    };
+    let done = store.read(|tx| everything(tx, &env, "p1", &[])).unwrap();
+    let Payload::Bundle(bundle) = &done.payload else {
+        panic!("a Bundle");
+    };
+    let bundle = bundle.to_value();
+    assert!(bundle.get("total").is_none(), "{}", bundle["total"]);
+    let outcome = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["search"]["mode"] == "outcome");
+    assert!(outcome, "a warning that the answer is partial");
+    assert!(
+        !done.touched.contains(&"Condition/c1".to_owned()),
+        "past the scan"
+    );
 }

@@ -79,6 +79,24 @@ fn factor_shared_compartment(mut groups: Vec<Vec<Clause>>) -> Vec<Clause> {
 }
 
 impl PermitAccess {
+    /// Whether every AuditEvent in `patient`'s compartment is readable to the caller: a grant
+    /// on AuditEvent without a narrowing, or one confined to that compartment alone.
+    fn reads_every_audit_event_of(&self, patient: &str) -> bool {
+        let ty = ResourceType::AuditEvent;
+        if !self.authorized.may_read_type(ty) {
+            return false;
+        }
+        match self.authorized.narrowing_for(ty) {
+            None => true,
+            Some(n) => n.alternatives().iter().any(|a| {
+                a.constraints().is_empty()
+                    && a.compartment().is_some_and(|c| {
+                        c.resource_type == ResourceType::Patient && c.id == patient
+                    })
+            }),
+        }
+    }
+
     /// smart-auth's own check of the typed resource: a read-like check for the requested type,
     /// "may this be returned at all" for types reached through includes and operations.
     ///
@@ -110,8 +128,9 @@ impl PermitAccess {
 
 impl Access for PermitAccess {
     /// The patient's own: a user who is that Patient (`fhirUser`), or, for a token naming no
-    /// user, an app in that patient's context. Or an auditor: any grant on AuditEvent (its
-    /// narrowing, if any, does not apply: the accounting is the patient's, not the events').
+    /// user, an app in that patient's context. Or an auditor of that patient: one who may read
+    /// every AuditEvent about them (an unrestricted AuditEvent grant, or one confined to that
+    /// patient's compartment without constraints), since the accounting lists those events.
     fn may_read_accounting(&self, patient: &str, base: &str) -> bool {
         let context = self.authorized.context();
         let own = match context.fhir_user() {
@@ -122,7 +141,7 @@ impl Access for PermitAccess {
             }),
             None => context.launch().patient == Some(patient),
         };
-        own || self.narrowing("AuditEvent").is_some()
+        own || self.reads_every_audit_event_of(patient)
     }
 
     /// Two checks that must both pass: the narrowing on the store's index (what the queries
