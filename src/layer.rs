@@ -95,8 +95,9 @@ impl SecureFhirLayer {
     /// use secure_fhir::layer::{AuditFuture, SecureFhirLayer};
     /// use secure_fhir::fhir_audit::store::{Ack, MemoryStore};
     ///
-    /// // A file log (`fhir_audit::store::file::FileStore`) would resolve once its group commit
-    /// // made the record durable: `store.submit(&record)?.until(Ack::Durable)`.
+    /// // With a file log (`fhir_audit::store::file::FileStore`) the hook submits the record
+    /// // (`store.submit(&record)`) and returns a future awaiting the `Pending`'s
+    /// // `until(Ack::Durable)`: resolved once its group commit made the record durable.
     /// let log = Arc::new(MemoryStore::new());
     /// let layer = SecureFhirLayer::durable(
     ///     facade,
