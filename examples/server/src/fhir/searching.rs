@@ -22,15 +22,16 @@ const MAX_EVERYTHING: usize = 5_000;
 /// Most compartment members `$everything` reads to find the resources it returns.
 const MAX_EVERYTHING_SCANNED: usize = 2 * MAX_EVERYTHING;
 
-/// The `outcome` entry of an `$everything` answer holding only the first [`MAX_EVERYTHING`]
-/// resources the caller may read, so that it is not taken for the whole record.
+/// The `outcome` entry of an `$everything` answer holding only part of the record (at most
+/// [`MAX_EVERYTHING`] resources, from the first [`MAX_EVERYTHING_SCANNED`] members), so that it
+/// is not taken for the whole record.
 fn partial_warning() -> Entry {
     let outcome = json!({
         "resourceType": "OperationOutcome",
         "issue": [{
             "severity": "warning",
             "code": "incomplete",
-            "diagnostics": "The record holds more resources than $everything returns (5,000): this answer is partial"
+            "diagnostics": "This answer is partial: $everything returns at most 5,000 resources, found among the first 10,000 of the record"
         }]
     });
     Entry::new(
