@@ -142,7 +142,9 @@ pub struct Pending {
 }
 
 impl Pending {
-    fn failed(e: String) -> Pending {
+    /// An audit that failed for reason `e`: [`Pending::durable`] returns it, and the response
+    /// is withheld.
+    pub fn failed(e: String) -> Pending {
         Pending {
             log: Vec::new(),
             failed: Some(e),

@@ -474,18 +474,31 @@ impl Gate {
         let (Some(trail), Some(authorized)) = (&self.trail, &verdict.authorized) else {
             return None;
         };
+        // A record that cannot name the patients the response concerns would be missing from
+        // their accounting of disclosures: it is still written with what is known (audit.md
+        // §2.5, best effort), but the response is withheld (§8.6, fail closed).
+        let mut unattributed = None;
         let (resources, patients) = match verdict.touched.lock() {
             Ok(mut t) => (split_touched(&t.resources), t.patients.take()),
-            Err(_) => (Vec::new(), None),
+            Err(poisoned) => {
+                unattributed = Some("what the response carries was lost".to_owned());
+                let mut t = poisoned.into_inner();
+                (split_touched(&t.resources), t.patients.take())
+            }
         };
         let patients = match patients {
             Some(p) => p,
             None if resources.is_empty() => Vec::new(),
-            None => self
-                .store
-                .read(|tx| tx.patients_of(&resources))
-                .unwrap_or_default(),
+            None => match self.store.read(|tx| tx.patients_of(&resources)) {
+                Ok(p) => p,
+                Err(e) => {
+                    unattributed = Some(format!("its patients could not be looked up: {e}"));
+                    Vec::new()
+                }
+            },
         };
+        let withheld =
+            unattributed.map(|why| Pending::failed(format!("audit record unattributed: {why}")));
         let record = |resources: Resources, patients: Vec<String>| {
             let resources = resources.into_iter();
             let facts = AuditFacts {
@@ -497,7 +510,8 @@ impl Gate {
         let mut split = per_patient(resources, &patients);
         if split.len() == 1 {
             let (resources, patients) = split.remove(0);
-            return Some(trail.record_durable(record(resources, patients)));
+            let pending = trail.record_durable(record(resources, patients));
+            return Some(Pending::all([pending].into_iter().chain(withheld)));
         }
         // Every resource once, in the order the patients' records name them.
         let mut seen = std::collections::HashSet::new();
@@ -522,7 +536,7 @@ impl Gate {
         // Not even the launch patient the facade falls back on: each patient has their record.
         whole.patients.clear();
         records.push(trail.record_durable(whole));
-        Some(Pending::all(records))
+        Some(Pending::all(records.into_iter().chain(withheld)))
     }
 }
 
@@ -549,6 +563,9 @@ fn per_patient(resources: Resources, patients: &[Vec<String>]) -> Vec<(Resources
         })
         .collect()
 }
+
+#[cfg(test)]
+mod record_tests;
 
 #[cfg(test)]
 mod tests {

@@ -189,6 +189,14 @@ impl Store {
         Ok(out)
     }
 
+    /// Drops the compartment table, so that every later compartment lookup fails (the
+    /// audit record's patients cannot be found).
+    #[cfg(test)]
+    pub(crate) fn break_compartments_for_tests(&self) {
+        let inner = self.lock();
+        inner.conn.execute_batch("DROP TABLE compartment").unwrap();
+    }
+
     /// Runs read-only work on the connection.
     pub fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> T) -> T {
         let inner = self.lock();
