@@ -685,7 +685,7 @@ async fn token_endpoint_is_rate_limited_per_peer_address() {
     }
     let limited = server.send(from([10, 0, 0, 1], "ehr-app")).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
-    // another address is not affected (ehr-app has used one of its three)
+    // another address is not affected: a known address has its own bucket, the client none
     let other = server.send(from([10, 0, 0, 2], "ehr-app")).await;
     assert_eq!(other.status, StatusCode::BAD_REQUEST);
 }

@@ -247,7 +247,8 @@ impl Lifetimes {
     }
 }
 
-/// Token-endpoint rate limit: a token bucket per client (and one for unidentified callers).
+/// Rate limit of the authorization server's endpoints: a token bucket per peer address (per
+/// registered client at the token endpoint when the host gives no peer address).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct RateLimit {

@@ -106,22 +106,25 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
 
 impl AuthzState {
     /// Token-endpoint rate limit, shared by every endpoint that authenticates clients
-    /// (introspection, revocation): one bucket per registered client (all unregistered names
-    /// share one, so made-up ids cannot flood the table) and one per peer address when known.
+    /// (introspection, revocation): one bucket per peer address. Anyone can claim a
+    /// `client_id`, so a bucket per client, spent before authentication, let a stranger lock
+    /// a registered client out (its guesses spent the client's own budget); a guesser spends
+    /// only its own address's budget. Only when the host gives no peer address (not served
+    /// with `into_make_service_with_connect_info`) is the bucket per registered client (all
+    /// unregistered names share one, so made-up ids cannot flood the table).
     pub(crate) fn token_rate_limit(
         &self,
         claimed: Option<&str>,
         peer: Option<std::net::IpAddr>,
     ) -> Result<(), u64> {
-        let client = claimed.filter(|c| self.client(c).is_some()).unwrap_or("");
-        self.0.limiter.check(&format!("token:client:{client}"))?;
-        match peer {
-            Some(ip) => self
-                .0
-                .limiter
-                .check(&format!("token:ip:{}", ratelimit::peer(ip))),
-            None => Ok(()),
-        }
+        let key = match peer {
+            Some(ip) => format!("token:ip:{}", ratelimit::peer(ip)),
+            None => {
+                let client = claimed.filter(|c| self.client(c).is_some()).unwrap_or("");
+                format!("token:client:{client}")
+            }
+        };
+        self.0.limiter.check(&key)
     }
 }
 
