@@ -146,3 +146,82 @@ fn a_kick_off_is_taken_by_get_only() {
     assert!(try_request("POST Observation/$validate").is_ok());
     assert!(try_request("POST Patient/123/$everything").is_ok());
 }
+
+/// Type-level `$validate` (smart.md §12.10: no data access, §12.1: unknown parameter ⇒ Deny).
+/// R4 defines it at type and instance level only. It reads no data of its own, but the type
+/// must be the token's business, and `mode=update|delete` compares the body with a stored
+/// resource, which shows whether that one exists: in the URL it needs `r` on the type (a mode
+/// in a Parameters body, which the decision does not read, is the permit's read check on the
+/// stored resource, see `type_level_validate_checks_the_stored_resource_as_a_read`).
+#[test]
+fn type_level_validate_needs_a_grant_on_the_type() {
+    assert_table(
+        &Authorizer::default(),
+        &[
+            p("patient/Observation.c", "POST Observation/$validate", Allow),
+            p("patient/Observation.rs", "POST Observation/$validate", Allow),
+            s("system/Observation.u", "POST Observation/$validate", Allow),
+            // No grant on the type at all, or at a level that reaches nothing.
+            p("patient/Condition.cruds", "POST Observation/$validate", Forbidden),
+            s("patient/Observation.c", "POST Observation/$validate", Unauthorized),
+            // R4 has no system-level $validate.
+            p("patient/*.cruds", "POST $validate", Forbidden),
+            s("system/*.cruds", "POST $validate", Forbidden),
+            // The modes that compare against a stored resource need `r` on the type.
+            p("patient/Observation.c", "POST Observation/$validate?mode=create", Allow),
+            p("patient/Observation.c", "POST Observation/$validate?mode=profile", Allow),
+            p("patient/Observation.cu", "POST Observation/$validate?mode=update", Forbidden),
+            p("patient/Observation.cd", "POST Observation/$validate?mode=delete", Forbidden),
+            p("patient/Observation.ru", "POST Observation/$validate?mode=update", Allow),
+            p(
+                "patient/Observation.c",
+                "POST Observation/$validate?profile=http%3A%2F%2Fhl7.org%2Ffhir%2FStructureDefinition%2Fvitalsigns",
+                Allow,
+            ),
+            // Anything else is not a $validate parameter.
+            p("patient/Observation.rs", "POST Observation/$validate?mode=bogus", BadRequest),
+            p("patient/Observation.rs", "POST Observation/$validate?mode=create&mode=update", BadRequest),
+            p("patient/Observation.rs", "POST Observation/$validate?_id=1", BadRequest),
+            p("patient/Observation.rs", "POST Observation/$validate?subject=Patient/456", BadRequest),
+            p(
+                "patient/Observation.rs",
+                "POST Observation/$validate?_include=Observation:subject",
+                BadRequest,
+            ),
+        ],
+    );
+}
+
+/// A type-level `$validate` whose Parameters body asks for `mode=update` names the stored
+/// resource in its body: the host checks that resource with the permit, as a read, before
+/// comparing, and answers as if none were stored when the check fails.
+#[test]
+fn type_level_validate_checks_the_stored_resource_as_a_read() {
+    use smart_auth::testing::policy::{context, request, resource};
+    let stored = |patient: &str| {
+        resource(&format!(
+            r#"{{"resourceType":"Observation","id":"o1","status":"final","code":{{"text":"x"}},
+                "subject":{{"reference":"Patient/{patient}"}}}}"#
+        ))
+    };
+    let decide = |scopes: &str| {
+        Authorizer::default()
+            .decide(
+                &context(scopes, Some("123"), None),
+                &request("POST Observation/$validate"),
+            )
+            .into_result()
+            .unwrap()
+    };
+    let reader = decide("patient/Observation.rs");
+    assert!(reader.check_resource(&stored("123")).is_ok());
+    assert!(reader
+        .check_resource(&stored("456"))
+        .unwrap_err()
+        .is_not_found());
+    let creator = decide("patient/Observation.c");
+    assert!(creator
+        .check_resource(&stored("123"))
+        .unwrap_err()
+        .is_not_found());
+}

@@ -389,7 +389,7 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         // At instance level the stored resource is validated against (`mode=update|delete`),
         // so its existence shows: decided as a read of that instance.
         "validate" if op.level == OperationLevel::Instance => read_like(permit, Permissions::READ),
-        "validate" => Ok(Decision::Allow(permit)),
+        "validate" => validate_type(permit, req),
         name => match permit.policy.operations.get(name).copied() {
             Some(OperationRule::AsRead) => read_like(permit, Permissions::READ),
             Some(OperationRule::AsSearch) => match ty {
@@ -415,6 +415,56 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
             }
         },
     }
+}
+
+/// `[type]/$validate` (R4 defines no system level): it reads no data (smart.md §12.10), but the
+/// type must be granted (any letter). `mode=update|delete` compares the body with the stored
+/// resource it names, which shows whether that exists: in the URL it needs `r` on the type. A
+/// mode in a Parameters body is not seen here, so the permit is that of a read of the type: the
+/// host passes the stored resource through [`Permit::check_resource`] before comparing, and
+/// answers as if none were stored when it fails. Other parameters are refused (§12.1).
+fn validate_type(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
+    let (Some(OperationLevel::Type), Some(ty)) =
+        (req.operation().map(|o| o.level), req.resource_type())
+    else {
+        return Err(Denial::forbidden(DenialReason::OperationNotAllowed));
+    };
+    let q = req.query();
+    let unsupported = || Denial::bad_request(DenialReason::UnsupportedParameter);
+    if !(q.has.is_empty() && q.includes.is_empty() && q.types.is_empty()) {
+        return Err(unsupported());
+    }
+    let (mut modes, mut profiles) = (0, 0);
+    let mut compares = false;
+    for p in &q.params {
+        if p.is_chained() || p.modifier().is_some() {
+            return Err(unsupported());
+        }
+        match (p.code(), p.value.as_str()) {
+            ("mode", "create" | "profile") => modes += 1,
+            ("mode", "update" | "delete") => {
+                modes += 1;
+                compares = true;
+            }
+            ("profile", _) => profiles += 1,
+            _ => return Err(unsupported()),
+        }
+    }
+    if modes > 1 || profiles > 1 {
+        return Err(unsupported());
+    }
+    if permit.granting(ty, Permissions::ALL).next().is_none() {
+        // Validating is mostly done before a create: that is the scope named.
+        return Err(insufficient(&permit, Some(ty), Permissions::CREATE));
+    }
+    let needed = if compares {
+        Permissions::READ
+    } else {
+        Permissions::ALL
+    };
+    let mut permit = require(permit, ty, needed)?;
+    permit.needed = Permissions::READ;
+    Ok(Decision::Allow(permit))
 }
 
 /// `Patient/[id]/$everything`: the compartment patient only; results confined to it.
