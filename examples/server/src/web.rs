@@ -16,7 +16,7 @@ use crate::audit_trail::Pending;
 use crate::fhir::outcome::{Done, Fail, Payload, Return};
 use crate::fhir::rest::{self, Env, Op};
 use crate::fhir::route::{self, Route, RouteError};
-use crate::fhir::{bundle, capability, search};
+use crate::fhir::{bundle, capability, not_modified, search};
 use crate::security::{Gate, Head, PatientsOf, Verdict};
 use crate::store::{Store, Tx};
 
@@ -177,7 +177,8 @@ fn preflight(app: &App, origin: Option<&str>, public: bool) -> http::Response<Ve
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(
-            "Authorization, Content-Type, DPoP, If-Match, If-None-Exist, Prefer, Accept",
+            "Authorization, Content-Type, DPoP, If-Match, If-None-Exist, If-None-Match, \
+             If-Modified-Since, Prefer, Accept",
         ),
     );
     h.insert(
@@ -501,6 +502,7 @@ impl App {
             now,
         };
         let if_match = list_header(&parts.headers, header::IF_MATCH);
+        let if_none_match = list_header(&parts.headers, header::IF_NONE_MATCH);
         let op = Op {
             method: &parts.method,
             route,
@@ -510,6 +512,9 @@ impl App {
                 .headers
                 .get("if-none-exist")
                 .and_then(|v| v.to_str().ok()),
+            if_none_match: if_none_match.as_deref(),
+            if_modified_since: header_str(&parts.headers, header::IF_MODIFIED_SINCE)
+                .and_then(not_modified::http_date),
             ret: Return::from_prefer(header_str(
                 &parts.headers,
                 http::HeaderName::from_static("prefer"),

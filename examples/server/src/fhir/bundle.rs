@@ -184,6 +184,8 @@ fn run_entry(tx: &store::Tx<'_>, env: &Env<'_>, e: &Entry, assigned: Option<&str
         query: &e.query,
         if_match: e.if_match.as_deref(),
         if_none_exist: e.if_none_exist.as_deref(),
+        if_none_match: None,
+        if_modified_since: None,
         ret: Return::Representation,
         body: e.resource.as_ref(),
         assigned_id: assigned,

@@ -52,6 +52,7 @@ pub fn statement(base: &str, smart: &Value) -> Value {
                 "interaction": interactions.iter().map(|i| json!({"code": i})).collect::<Vec<_>>(),
                 "versioning": "versioned",
                 "readHistory": true,
+                "conditionalRead": "full-support",
                 "updateCreate": !read_only,
                 "conditionalCreate": !read_only,
                 "conditionalUpdate": !read_only,

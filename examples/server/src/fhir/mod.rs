@@ -6,6 +6,7 @@ pub mod capability;
 pub mod conditional;
 pub mod json;
 pub mod model;
+pub mod not_modified;
 pub mod outcome;
 pub mod patch;
 pub mod rest;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::access::Access;
 use super::outcome::{Done, Fail, Outcome, Payload, Return};
 use super::route::Route;
-use super::{capability, conditional, patch, searching};
+use super::{capability, conditional, not_modified, patch, searching};
 use crate::store::query::Clause;
 use crate::store::{self, HistoryScope, Tx, Version};
 
@@ -39,6 +39,10 @@ pub struct Op<'a> {
     pub if_match: Option<&'a str>,
     /// `If-None-Exist` (conditional create), as a query string.
     pub if_none_exist: Option<&'a str>,
+    /// `If-None-Match` (conditional read).
+    pub if_none_match: Option<&'a str>,
+    /// `If-Modified-Since` (conditional read), when it is a valid date.
+    pub if_modified_since: Option<DateTime<Utc>>,
     /// `Prefer: return=`.
     pub ret: Return,
     /// The parsed body, when there is one.
@@ -77,8 +81,8 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
             ))
         }
         Route::Instance(t, id) if !get && capability::is_own_definition(t, id) => Err(OWN),
-        Route::Instance(t, id) if get => read(tx, env, t, id),
-        Route::Version(t, id, v) if get => vread(tx, env, t, id, *v),
+        Route::Instance(t, id) if get => read(tx, env, op, t, id),
+        Route::Version(t, id, v) if get => vread(tx, env, op, t, id, *v),
         Route::Instance(t, id) if *m == Method::PUT => update(tx, env, op, t, id),
         Route::Instance(t, id) if *m == Method::PATCH => patch(tx, env, op, t, id),
         Route::Instance(t, id) if *m == Method::DELETE => delete(tx, env, t, id, op.if_match),
@@ -130,17 +134,21 @@ fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Ver
     }
 }
 
-fn read(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Outcome {
+fn read(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome {
     let cur = readable_current(tx, env, t, id)?;
-    Ok(Done::version(
-        StatusCode::OK,
-        cur,
-        Return::Representation,
-        false,
-    ))
+    Ok(shown(op, cur))
 }
 
-fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
+/// A readable version as a read answers it: in full, or `304 Not Modified` (no body, the
+/// ETag and Last-Modified only) when the conditional headers name what the caller holds.
+fn shown(op: &Op<'_>, v: Version) -> Done {
+    if not_modified::holds(op.if_none_match, op.if_modified_since, &v) {
+        return Done::version(StatusCode::NOT_MODIFIED, v, Return::Minimal, false);
+    }
+    Done::version(StatusCode::OK, v, Return::Representation, false)
+}
+
+fn vread(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str, v: i64) -> Outcome {
     // The current version decides whether the caller may know the resource at all.
     match readable_current(tx, env, t, id) {
         Ok(_) => {}
@@ -153,12 +161,7 @@ fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
         None => None,
     };
     match readable {
-        Some(_) => Ok(Done::version(
-            StatusCode::OK,
-            version,
-            Return::Representation,
-            false,
-        )),
+        Some(_) => Ok(shown(op, version)),
         None if version.deleted => {
             // Gone to whoever could read what it deleted; to anyone else not there at all.
             let deleted = tx.live_before(t, id, v)?.and_then(|l| l.body);
@@ -211,8 +214,8 @@ pub fn validate(t: &str, body: &Value) -> Result<(), Fail> {
 /// RFC 9110 §13.1.1 has it: `*` holds for any current representation, a list of entity-tags
 /// when one of them names the live version. Tags are compared weakly (§8.8.3.2: opaque-tags
 /// equal, `W/` or not), as FHIR's `W/"n"` version ETags need. A malformed value holds for
-/// nothing.
-fn if_match_holds(if_match: &str, live: Option<&Version>) -> bool {
+/// nothing. (`If-None-Match` names a version by the same rule: [`not_modified`].)
+pub(super) fn if_match_holds(if_match: &str, live: Option<&Version>) -> bool {
     let Some(live) = live else { return false };
     let value = if_match.trim();
     if value == "*" {
