@@ -152,12 +152,8 @@ async fn introspection_answers_active_false_and_nothing_else() {
             server
                 .post_form(
                     "/auth/introspect",
-                    &[
-                        ("token", &token),
-                        ("client_id", CONF_APP),
-                        ("client_secret", CONF_SECRET),
-                    ],
-                    &[],
+                    &[("token", &token)],
+                    &[("authorization", &basic(CONF_APP, CONF_SECRET))],
                 )
                 .await
         }
@@ -236,12 +232,8 @@ async fn revocation_of_access_and_refresh_tokens() {
     let foreign = server
         .post_form(
             "/auth/revoke",
-            &[
-                ("token", access),
-                ("client_id", CONF_APP),
-                ("client_secret", CONF_SECRET),
-            ],
-            &[],
+            &[("token", access)],
+            &[("authorization", &basic(CONF_APP, CONF_SECRET))],
         )
         .await;
     assert_eq!(foreign.status, StatusCode::OK);

@@ -6,13 +6,8 @@ mod authz_support;
 
 use authz_support::*;
 use axum::http::StatusCode;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use secure_fhir_server::authz::RateLimit;
-
-fn basic(client: &str, secret: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{client}:{secret}")))
-}
+use secure_fhir_server::authz::{ClientConfig, RateLimit};
+use serde_json::json;
 
 /// A token request from the peer `ip` (as `into_make_service_with_connect_info` delivers it).
 fn from_peer(
@@ -71,4 +66,97 @@ async fn failed_authentications_elsewhere_do_not_lock_the_client_out() {
         "{}",
         r.text()
     );
+}
+
+#[tokio::test]
+async fn a_client_authenticates_only_by_its_registered_method() {
+    // RFC 7591 §2 token_endpoint_auth_method; OpenID Connect Core §9: the registered method.
+    let server = TestServer::with_config(|c| {
+        let post = json!({"client_id": "post-app", "redirect_uris": ["https://app.example/cb"],
+            "token_endpoint_auth_method": "client_secret_post",
+            "client_secret": "post-app-secret-long-enough", "scope": "user/*.rs"});
+        c.clients.push(ClientConfig::from_metadata(&post).unwrap());
+    });
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", "x")];
+    let authenticated = |r: &Response| r.json()["error"] == "invalid_grant";
+    let refused = |r: &Response| {
+        r.status == StatusCode::UNAUTHORIZED && r.json()["error"] == "invalid_client"
+    };
+    // the demo confidential app is registered for client_secret_basic
+    let basic_conf = basic(CONF_APP, CONF_SECRET);
+    let r = server
+        .post_form("/auth/token", &refresh, &[("authorization", &basic_conf)])
+        .await;
+    assert!(authenticated(&r), "{}", r.text());
+    let mut as_post = refresh.to_vec();
+    as_post.extend([("client_id", CONF_APP), ("client_secret", CONF_SECRET)]);
+    let r = server.post_form("/auth/token", &as_post, &[]).await;
+    assert!(
+        refused(&r),
+        "basic client with client_secret_post: {}",
+        r.text()
+    );
+    // a client_secret_post client may not use HTTP Basic
+    let mut post_app = refresh.to_vec();
+    post_app.extend([
+        ("client_id", "post-app"),
+        ("client_secret", "post-app-secret-long-enough"),
+    ]);
+    let r = server.post_form("/auth/token", &post_app, &[]).await;
+    assert!(authenticated(&r), "{}", r.text());
+    let basic_post = basic("post-app", "post-app-secret-long-enough");
+    let r = server
+        .post_form("/auth/token", &refresh, &[("authorization", &basic_post)])
+        .await;
+    assert!(refused(&r), "post client with HTTP Basic: {}", r.text());
+    // the same holds at introspection and revocation, which authenticate clients too
+    let r = server
+        .post_form(
+            "/auth/introspect",
+            &[
+                ("token", "x"),
+                ("client_id", CONF_APP),
+                ("client_secret", CONF_SECRET),
+            ],
+            &[],
+        )
+        .await;
+    assert!(refused(&r), "{}", r.text());
+    // a private_key_jwt client has no secret to send
+    for secret in ["", "anything-at-all-long-enough"] {
+        let mut backend = refresh.to_vec();
+        backend.extend([("client_id", BACKEND), ("client_secret", secret)]);
+        let r = server.post_form("/auth/token", &backend, &[]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+        let b = basic(BACKEND, secret);
+        let r = server
+            .post_form("/auth/token", &refresh, &[("authorization", &b)])
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    }
+    // dynamic registration answers the method it will enforce
+    let registered = server
+        .send(
+            axum::http::Request::post("/auth/register")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(
+                    json!({"redirect_uris": ["https://app.example/cb"],
+                        "token_endpoint_auth_method": "client_secret_post"})
+                    .to_string(),
+                ))
+                .unwrap(),
+        )
+        .await
+        .json();
+    assert_eq!(
+        registered["token_endpoint_auth_method"],
+        "client_secret_post"
+    );
+    let id = registered["client_id"].as_str().unwrap();
+    let secret = registered["client_secret"].as_str().unwrap();
+    let b = basic(id, secret);
+    let r = server
+        .post_form("/auth/token", &refresh, &[("authorization", &b)])
+        .await;
+    assert!(refused(&r), "{}", r.text());
 }

@@ -258,10 +258,8 @@ async fn code_is_bound_to_its_client() {
                 ("code", &code),
                 ("redirect_uri", PUBLIC_REDIRECT),
                 ("code_verifier", &verifier),
-                ("client_id", CONF_APP),
-                ("client_secret", CONF_SECRET),
             ],
-            &[],
+            &[("authorization", &basic(CONF_APP, CONF_SECRET))],
         )
         .await;
     assert_eq!(response.json()["error"], "invalid_grant");
@@ -564,13 +562,11 @@ async fn cors_only_for_registered_origins() {
     let other = server
         .post_form(
             "/auth/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", "x")],
             &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", "x"),
-                ("client_id", CONF_APP),
-                ("client_secret", CONF_SECRET),
+                ("origin", "http://127.0.0.1:9000"),
+                ("authorization", &basic(CONF_APP, CONF_SECRET)),
             ],
-            &[("origin", "http://127.0.0.1:9000")],
         )
         .await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);

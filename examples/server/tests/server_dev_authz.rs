@@ -259,7 +259,8 @@ fn the_demo_confidential_client_walks_the_documented_flow() {
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(read_patient(&s, &access), 200);
 
-    // client_secret_post, or Basic: not both.
+    // One authentication method, and the registered one (client_secret_basic): not both,
+    // nor the secret in the form.
     let post = [
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh.as_str()),
@@ -272,6 +273,11 @@ fn the_demo_confidential_client_walks_the_documented_flow() {
         (400, Some("invalid_request"))
     );
     let r = s.post_form("/auth/token", &[], &post);
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let r = s.post_form("/auth/token", &as_app, &post[..2]);
     assert_eq!(r.status, 200, "{}", r.text());
     let rotated = r.json()["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(rotated, refresh);

@@ -16,6 +16,8 @@ pub enum ClientAuth {
     Secret {
         /// SHA-256 of the secret.
         sha256: [u8; 32],
+        /// Where the client sends it: the only way it may authenticate.
+        method: SecretMethod,
     },
     /// A confidential client that signs `private_key_jwt` assertions with the keys of this JWK Set
     /// (SMART Backend Services and asymmetric confidential apps).
@@ -25,11 +27,40 @@ pub enum ClientAuth {
     },
 }
 
+/// Where a confidential client sends its shared secret: its registered
+/// `token_endpoint_auth_method` (RFC 7591 §2), enforced at every endpoint that authenticates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretMethod {
+    /// `client_secret_basic`: HTTP Basic (RFC 6749 §2.3.1; the RFC 7591 default).
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+impl ClientAuth {
+    /// The RFC 7591 `token_endpoint_auth_method` of this client.
+    pub fn token_endpoint_auth_method(&self) -> &'static str {
+        match self {
+            Self::Public => "none",
+            Self::Secret {
+                method: SecretMethod::Basic,
+                ..
+            } => "client_secret_basic",
+            Self::Secret {
+                method: SecretMethod::Post,
+                ..
+            } => "client_secret_post",
+            Self::PrivateKeyJwt { .. } => "private_key_jwt",
+        }
+    }
+}
+
 impl std::fmt::Debug for ClientAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Public => f.write_str("Public"),
-            Self::Secret { .. } => f.write_str("Secret(..)"),
+            Self::Secret { method, .. } => write!(f, "Secret({method:?}, ..)"),
             Self::PrivateKeyJwt { .. } => f.write_str("PrivateKeyJwt(..)"),
         }
     }
@@ -111,7 +142,8 @@ impl ClientConfig {
         }
     }
 
-    /// A confidential client with a shared secret (kept only as its SHA-256).
+    /// A confidential client with a shared secret (kept only as its SHA-256), sent with HTTP
+    /// Basic (`client_secret_basic`).
     pub fn confidential_secret(
         client_id: &str,
         name: &str,
@@ -122,6 +154,7 @@ impl ClientConfig {
         let mut client = Self::public(client_id, name, redirect_uris, scope);
         client.auth = ClientAuth::Secret {
             sha256: sha256(secret.as_bytes()),
+            method: SecretMethod::Basic,
         };
         client
     }
@@ -179,6 +212,11 @@ impl ClientConfig {
                 }
                 ClientAuth::Secret {
                     sha256: sha256(secret.as_bytes()),
+                    method: if method == "client_secret_post" {
+                        SecretMethod::Post
+                    } else {
+                        SecretMethod::Basic
+                    },
                 }
             }
             "private_key_jwt" => {

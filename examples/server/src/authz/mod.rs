@@ -77,7 +77,7 @@ mod store;
 mod token;
 
 pub use audit::{AuthzAudit, AuthzEvent, AuthzEventKind, MemoryAudit, StderrAudit};
-pub use clients::{ClientAuth, ClientConfig, ClientError};
+pub use clients::{ClientAuth, ClientConfig, ClientError, SecretMethod};
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use config::{AuthzConfig, DemoUser, Lifetimes, PickerPatient, RateLimit};
 pub use keys::{KeyError, SigningKeys};

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::audit::{AuthzEvent, AuthzEventKind};
-use super::clients::{ClientAuth, ClientConfig, ClientError};
+use super::clients::{ClientConfig, ClientError};
 use super::responses::{json_no_store, OAuthError};
 use super::scopes;
 use super::state::AuthzState;
@@ -83,12 +83,7 @@ pub(crate) async fn register(
     if !state.claim_dynamic_slot() {
         return refuse(&state, "invalid_client_metadata", ClientError::TooMany);
     }
-    let auth_method = match &client.auth {
-        ClientAuth::Public => "none",
-        ClientAuth::Secret { .. } => method.as_str(),
-        ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
-    }
-    .to_owned();
+    let auth_method = client.auth.token_endpoint_auth_method();
     let mut response = json!({
         "client_id": client.client_id,
         "client_id_issued_at": state.now(),

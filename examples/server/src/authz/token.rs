@@ -13,7 +13,7 @@ use base64::Engine;
 
 use super::audit::{AuthzEvent, AuthzEventKind};
 use super::authorize::{form_pairs, single_params};
-use super::clients::{digests_equal, sha256, ClientAuth, ClientConfig};
+use super::clients::{digests_equal, sha256, ClientAuth, ClientConfig, SecretMethod};
 use super::responses::{json_no_store, OAuthError};
 use super::state::AuthzState;
 use super::{backend, ratelimit};
@@ -128,8 +128,8 @@ impl AuthzState {
     }
 }
 
-/// Authenticates the client by exactly one method: HTTP Basic, `client_secret_post`,
-/// `private_key_jwt`, or (public clients) `client_id` alone.
+/// Authenticates the client by exactly one method, the one it registered: HTTP Basic,
+/// `client_secret_post`, `private_key_jwt`, or (public clients) `client_id` alone.
 pub(crate) fn authenticate_client(
     state: &AuthzState,
     headers: &HeaderMap,
@@ -144,10 +144,15 @@ pub(crate) fn authenticate_client(
             "more than one client authentication method",
         ));
     }
-    let secret_client = |id: &str, secret: &str| -> Option<ClientConfig> {
+    // only by the method the client registered (RFC 7591 §2 `token_endpoint_auth_method`): a
+    // client_secret_basic client's secret is not accepted from a form, nor the reverse
+    let secret_client = |id: &str, secret: &str, used: SecretMethod| -> Option<ClientConfig> {
         let client = state.client(id)?;
         match &client.auth {
-            ClientAuth::Secret { sha256: expected } => {
+            ClientAuth::Secret {
+                sha256: expected,
+                method,
+            } if *method == used => {
                 digests_equal(expected, &sha256(secret.as_bytes())).then_some(client)
             }
             _ => None,
@@ -158,11 +163,12 @@ pub(crate) fn authenticate_client(
         if param(params, "client_id").is_some_and(|c| c != id) {
             return Err(OAuthError::invalid_request("client_id mismatch"));
         }
-        return secret_client(&id, &secret).ok_or_else(OAuthError::invalid_client);
+        return secret_client(&id, &secret, SecretMethod::Basic)
+            .ok_or_else(OAuthError::invalid_client);
     }
     if let Some(secret) = post_secret {
         let id = param(params, "client_id").ok_or(OAuthError::invalid_client())?;
-        return secret_client(id, secret).ok_or(OAuthError::invalid_client());
+        return secret_client(id, secret, SecretMethod::Post).ok_or(OAuthError::invalid_client());
     }
     if let Some(assertion) = assertion {
         if param(params, "client_assertion_type")

@@ -424,6 +424,16 @@ pub fn html_unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// An `Authorization: Basic` value for a `client_secret_basic` client (RFC 6749 §2.3.1).
+pub fn basic(client: &str, secret: &str) -> String {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = format!("{}:{}", encode(client), encode(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
 /// Decodes a JWT's payload without verifying it (tests inspect what the server signed).
 pub fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
