@@ -230,9 +230,9 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     match (req.interaction(), ty) {
         (I::Capabilities, _) => Ok(Decision::Allow(permit)),
         (I::Read | I::VRead | I::HistoryInstance, Some(ty)) => {
-            if req.interaction() == I::HistoryInstance {
-                no_criteria(req)?;
-            }
+            // One instance, checked when fetched: criteria, includes and `_type` would be work
+            // this decision never looked at (a host honouring `_include` on a read).
+            no_criteria(req)?;
             let permit = require(permit, ty, Permissions::READ)?;
             // Another patient's record may be linked to the launch patient: decided on the
             // fetched resource (a miss answers like a missing resource either way).
@@ -281,8 +281,9 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     }
 }
 
-/// For requests whose query holds no criteria: history, which takes `_count`, `_since` and
-/// `_at` (R4 http.html, history), and writes of one instance or plain creates. Beyond those and
+/// For requests whose query holds no criteria: reads and vreads (`_summary` and `_elements`
+/// only shape the answer, §12.7), history, which takes `_count`, `_since` and `_at` (R4
+/// http.html, history), and writes of one instance or plain creates. Beyond those and
 /// the result controls every request may carry, search parameters (`_list` and a host's own
 /// such as `_cascade` among them), `_has`, includes and `_type` would be criteria the decision
 /// does not check here, so they are refused.
