@@ -160,3 +160,117 @@ async fn a_client_authenticates_only_by_its_registered_method() {
         .await;
     assert!(refused(&r), "{}", r.text());
 }
+
+/// (access token claims, token response) after refreshing `refresh` narrowed to `scope`.
+async fn refreshed(
+    server: &TestServer,
+    client: &str,
+    refresh: &str,
+    scope: &str,
+) -> (serde_json::Value, serde_json::Value) {
+    let r = server
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", client),
+            ("scope", scope),
+        ])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let body = r.json();
+    (jwt_claims(body["access_token"].as_str().unwrap()), body)
+}
+
+#[tokio::test]
+async fn a_narrowed_refresh_carries_only_the_context_its_scopes_grant() {
+    let server = TestServer::new();
+    let scope = "openid fhirUser launch/patient offline_access patient/*.rs user/*.rs";
+    let (code, verifier) = server.code_for(scope).await;
+    let first = server.exchange(&code, &verifier).await.json();
+    assert_eq!(first["patient"], "example");
+    assert!(first["id_token"].is_string());
+    assert!(jwt_claims(first["access_token"].as_str().unwrap())["fhirUser"].is_string());
+    let mut refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    // user/ data only: no patient in context, no fhirUser (neither openid nor fhirUser kept)
+    let (claims, body) = refreshed(&server, PUBLIC_APP, &refresh, "user/*.rs").await;
+    for name in ["patient", "need_patient_banner", "id_token", "encounter"] {
+        assert!(body.get(name).is_none(), "{name}: {body}");
+    }
+    assert!(claims.get("patient").is_none(), "{claims}");
+    assert!(claims.get("fhirUser").is_none(), "{claims}");
+    refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    // a patient/ scope needs its patient (SMART: it "SHALL establish a patient in context")
+    let (claims, body) = refreshed(&server, PUBLIC_APP, &refresh, "patient/*.rs").await;
+    assert_eq!(
+        (&body["patient"], &claims["patient"]),
+        (&json!("example"), &json!("example"))
+    );
+    assert!(claims.get("fhirUser").is_none(), "{claims}");
+    refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    // fhirUser kept with its scope; the refresh token still serves the whole grant
+    let (claims, body) = refreshed(&server, PUBLIC_APP, &refresh, "fhirUser user/*.rs").await;
+    assert_eq!(claims["fhirUser"], format!("{FHIR}/Patient/example"));
+    assert!(body.get("patient").is_none(), "{body}");
+    let refresh = body["refresh_token"].as_str().unwrap();
+    let (_, body) = refreshed(&server, PUBLIC_APP, refresh, scope).await;
+    assert_eq!(body["patient"], "example");
+}
+
+#[tokio::test]
+async fn a_narrowed_refresh_drops_the_ehr_launch_context_without_launch() {
+    let server = TestServer::with_config(|c| {
+        let mut app = ClientConfig::public(
+            "ehr-offline-app",
+            "EHR launched app with refresh",
+            vec!["http://127.0.0.1:9003/callback".into()],
+            "launch offline_access user/*.rs",
+        );
+        app.launch_uri = Some("http://127.0.0.1:9003/launch".into());
+        c.clients.push(app);
+    });
+    let context =
+        vec![json!({"reference": "ServiceRequest/sr-1", "role": "https://example.org/order"})];
+    let launch = server
+        .state
+        .create_ehr_launch_with_context("ehr-offline-app", Some("pat-2"), Some("enc-1"), context)
+        .unwrap();
+    let (verifier, challenge) = pkce();
+    let mut request = AuthRequest::new(
+        "ehr-offline-app",
+        "http://127.0.0.1:9003/callback",
+        "launch offline_access user/*.rs",
+        challenge,
+    );
+    request.extra.push(("launch", launch));
+    let redirect = server
+        .front_channel(&request, CLINICIAN_USER, &Consent::default())
+        .await;
+    let code = query_param(&redirect.location(), "code").expect("code");
+    let first = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9003/callback"),
+            ("client_id", "ehr-offline-app"),
+            ("code_verifier", &verifier),
+        ])
+        .await
+        .json();
+    assert_eq!(
+        (&first["patient"], &first["encounter"]),
+        (&json!("pat-2"), &json!("enc-1"))
+    );
+    let refresh = first["refresh_token"].as_str().unwrap();
+    let (claims, body) = refreshed(&server, "ehr-offline-app", refresh, "user/*.rs").await;
+    for name in ["patient", "encounter", "fhirContext"] {
+        assert!(body.get(name).is_none(), "{name}: {body}");
+        assert!(claims.get(name).is_none(), "{name}: {claims}");
+    }
+    let refresh = body["refresh_token"].as_str().unwrap();
+    let (claims, body) = refreshed(&server, "ehr-offline-app", refresh, "launch user/*.rs").await;
+    assert_eq!(
+        (&body["patient"], &body["encounter"]),
+        (&json!("pat-2"), &json!("enc-1"))
+    );
+    assert_eq!(claims["fhirContext"], first["fhirContext"]);
+}

@@ -13,6 +13,37 @@ pub(crate) struct Issued {
     pub body: Value,
 }
 
+/// `grant` as a token carrying only `scopes` presents it: each piece of launch context and the
+/// user's identity only while a scope of the token still grants it. A refresh that narrows the
+/// scope (RFC 6749 §6) must not keep what the dropped scopes brought: `patient` with
+/// `launch/patient`, a `patient/` scope (which SHALL have a patient in context) or an EHR
+/// `launch`; `encounter` with `launch/encounter` or `launch`; `fhirContext` with `launch` or
+/// another `launch/<type>`; `fhirUser` (and the ID token) with `openid` or `fhirUser`.
+fn presented(grant: &Grant, scopes: &[String]) -> Grant {
+    let has = |name: &str| scopes.iter().any(|s| s == name);
+    let ehr = has("launch");
+    let mut shown = grant.clone();
+    shown.scopes = scopes.to_vec();
+    let patient =
+        ehr || has("launch/patient") || scopes.iter().any(|s| scopes::is_patient_level(s));
+    if !patient {
+        shown.context.patient = None;
+    }
+    if !(ehr || has("launch/encounter")) {
+        shown.context.encounter = None;
+    }
+    let other_context = scopes
+        .iter()
+        .any(|s| s.starts_with("launch/") && s != "launch/patient" && s != "launch/encounter");
+    if !(ehr || other_context) {
+        shown.context.fhir_context.clear();
+    }
+    if !(has("openid") || has("fhirUser")) {
+        shown.fhir_user = None;
+    }
+    shown
+}
+
 impl AuthzState {
     /// The absolute `fhirUser` URL for a relative one (`Patient/x` → `<fhir base>/Patient/x`).
     pub(crate) fn absolute_fhir_user(&self, relative: &str) -> String {
@@ -112,7 +143,7 @@ impl AuthzState {
     pub(crate) fn issue_for_grant(
         &self,
         grant_id: &str,
-        grant: &Grant,
+        whole: &Grant,
         scope_override: Option<&[String]>,
         nonce: Option<&str>,
         id_token: bool,
@@ -120,8 +151,9 @@ impl AuthzState {
         jkt: Option<&str>,
     ) -> Result<Issued, OAuthError> {
         let now = self.now();
-        let granted = scope_override.unwrap_or(&grant.scopes);
-        let scope = scopes::join(granted);
+        // what this token shows; the refresh token below still stands for the whole grant
+        let grant = &presented(whole, scope_override.unwrap_or(&whole.scopes));
+        let scope = scopes::join(&grant.scopes);
         let lifetime = self.lifetimes().access_token;
         let subject = grant.username.clone().unwrap_or_default();
         let access = self.mint_access(
@@ -151,7 +183,8 @@ impl AuthzState {
         if id_token && grant.scopes.iter().any(|s| s == "openid") {
             body["id_token"] = json!(self.mint_id_token(grant, nonce)?);
         }
-        let wants_refresh = grant
+        // RFC 6749 §6: a new refresh token has the scope of the one it replaces
+        let wants_refresh = whole
             .scopes
             .iter()
             .any(|s| s == "offline_access" || s == "online_access");
@@ -159,7 +192,7 @@ impl AuthzState {
             let refresh = self.random_token();
             let record = Refresh {
                 grant_id: grant_id.to_owned(),
-                expires_at: grant.expires_at,
+                expires_at: whole.expires_at,
                 used: false,
                 jkt: jkt.map(str::to_owned),
             };
@@ -171,7 +204,7 @@ impl AuthzState {
         let mut event = AuthzEvent::new(now, AuthzEventKind::Token, true);
         event.client_id = Some(grant.client_id.clone());
         event.user = grant.username.clone();
-        event.fhir_user = grant.fhir_user.clone();
+        event.fhir_user = whole.fhir_user.clone(); // the agent, whatever this token shows
         event.patient = grant.context.patient.clone();
         event.grant_type = Some(grant_type.to_owned());
         event.scope = Some(scope);
