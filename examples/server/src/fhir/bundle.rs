@@ -312,9 +312,21 @@ fn transaction(
             }
         }
     }
+    // Deletes run first, before any fullUrl names a resource: criteria naming one would match
+    // nothing, whatever the entry it names becomes.
+    let names_full_url = |e: &Entry| rewritten_request(e, &ids, &mut HashSet::new()).is_some();
+    if entries
+        .iter()
+        .any(|e| e.method == Method::DELETE && names_full_url(e))
+    {
+        return Err(Fail::bad_request(
+            "A delete in a transaction runs before any create: its URL cannot name an entry's fullUrl",
+        ));
+    }
     // Authorize every entry before anything is written (by method and URL: the bodies are
-    // checked as each entry runs).
-    let accesses = entries
+    // checked as each entry runs). Entries whose URL or criteria name a fullUrl are authorized
+    // again once it is rewritten, before they run.
+    let mut accesses = entries
         .iter()
         .map(authorize)
         .collect::<Result<Vec<_>, _>>()?;
@@ -330,23 +342,28 @@ fn transaction(
                 failed(&entries[i], &RESPONSE_FULL);
                 return Err(RESPONSE_FULL);
             }
-            let env = Env {
-                access: &*accesses[i],
-                base,
-                now,
-            };
             if rewritten.is_none() && order(&entries[i].method) > 0 {
                 // After the deletes, before any create: a conditional create that finds its
                 // resource stands for it.
-                resolve_conditional_creates(tx, &entries, &accesses, (base, now), &mut ids);
                 let mut referenced = HashSet::new();
-                for e in &mut entries {
+                let (entries, accesses) = (&mut entries, &mut accesses);
+                let found = (tx, &mut ids, &mut referenced);
+                resolve_conditional_creates(found, entries, accesses, authorize, (base, now))?;
+                for (e, access) in entries.iter_mut().zip(accesses.iter_mut()) {
+                    if rewrite_request(e, &ids, &mut referenced) {
+                        *access = authorize(e)?;
+                    }
                     if let Some(r) = &mut e.resource {
                         rewrite_references(r, &ids, &mut referenced);
                     }
                 }
                 rewritten = Some(referenced);
             }
+            let env = Env {
+                access: &*accesses[i],
+                base,
+                now,
+            };
             let done = run_entry(tx, &env, &entries[i], assigned[i].as_deref())
                 .and_then(|done| {
                     let urn = entries[i].full_url.as_deref();
@@ -394,25 +411,38 @@ fn changes_once(done: Done, method: &Method, changed: &mut HashSet<String>) -> O
     Ok(done)
 }
 
+/// The store, the fullUrls' targets and the fullUrls rewritten so far.
+type Found<'a, 't> = (
+    &'a store::Tx<'t>,
+    &'a mut HashMap<String, (String, String)>,
+    &'a mut HashSet<String>,
+);
+
 /// Points each `urn:uuid` of a conditional create whose criteria find one resource the caller
 /// may see at that resource (FHIR R4 http.html, transaction processing), so that the other
-/// entries' references to it name the match and not an id that will never be created.
+/// entries' references to it name the match and not an id that will never be created. In
+/// Bundle order, each create's criteria first have the fullUrls resolved so far rewritten
+/// (and are authorized again as rewritten).
 fn resolve_conditional_creates(
-    tx: &store::Tx<'_>,
-    entries: &[Entry],
-    accesses: &[Box<dyn Access + Send>],
+    (tx, ids, referenced): Found<'_, '_>,
+    entries: &mut [Entry],
+    accesses: &mut [Box<dyn Access + Send>],
+    authorize: &Authorize<'_>,
     (base, now): (&str, chrono::DateTime<chrono::Utc>),
-    ids: &mut HashMap<String, (String, String)>,
-) {
-    let mut first_create: HashMap<(&str, &str), &String> = HashMap::new();
-    for (e, access) in entries.iter().zip(accesses) {
+) -> Result<(), Fail> {
+    let mut first_create: HashMap<(String, String), String> = HashMap::new();
+    for (e, access) in entries.iter_mut().zip(accesses.iter_mut()) {
+        let conditional_create = e.method == Method::POST && e.if_none_exist.is_some();
+        if !conditional_create || !e.full_url.as_ref().is_some_and(|u| ids.contains_key(u)) {
+            continue;
+        }
+        if rewrite_request(e, ids, referenced) {
+            *access = authorize(e)?;
+        }
         let (Some(cond), Some(u), Route::Type(t)) = (&e.if_none_exist, &e.full_url, &e.route)
         else {
             continue;
         };
-        if e.method != Method::POST || !ids.contains_key(u) {
-            continue;
-        }
         let env = Env {
             access: &**access,
             base,
@@ -434,18 +464,104 @@ fn resolve_conditional_creates(
             }
             // The same criteria again: the first such create makes the resource the later
             // ones find, so they all stand for it.
-            [] => match first_create.get(&(t.as_str(), cond.as_str())) {
+            [] => match first_create.get(&(t.clone(), cond.clone())) {
                 Some(first) => {
-                    let target = ids[*first].clone();
+                    let target = ids[first].clone();
                     ids.insert(u.clone(), target);
                 }
                 None => {
-                    first_create.insert((t, cond), u);
+                    first_create.insert((t.clone(), cond.clone()), u.clone());
                 }
             },
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// Rewrites the fullUrls in `ids` where `e`'s URL query and `ifNoneExist` criteria name them
+/// (FHIR R4 http.html, transaction processing rules: every matching link in the Bundle),
+/// noting each in `referenced`; whether anything changed (then `e` must be authorized again).
+fn rewrite_request(
+    e: &mut Entry,
+    ids: &HashMap<String, (String, String)>,
+    referenced: &mut HashSet<String>,
+) -> bool {
+    let Some((url, if_none_exist)) = rewritten_request(e, ids, referenced) else {
+        return false;
+    };
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    e.query = super::search::pairs(query);
+    e.url = url;
+    e.if_none_exist = if_none_exist;
+    true
+}
+
+/// `e`'s URL and `ifNoneExist` with the fullUrls in `ids` rewritten, if they name any.
+fn rewritten_request(
+    e: &Entry,
+    ids: &HashMap<String, (String, String)>,
+    referenced: &mut HashSet<String>,
+) -> Option<(String, Option<String>)> {
+    // Criteria may start with `?` or `Type?`; only the query is rewritten.
+    let mut rewrite = |text: &str| match text.split_once('?') {
+        Some((path, query)) => rewrite_query(query, ids, referenced).map(|q| format!("{path}?{q}")),
+        None => rewrite_query(text, ids, referenced),
+    };
+    let url = match e.url.split_once('?') {
+        Some(_) => rewrite(&e.url),
+        None => None,
+    };
+    let if_none_exist = e.if_none_exist.as_deref().and_then(&mut rewrite);
+    if url.is_none() && if_none_exist.is_none() {
+        return None;
+    }
+    Some((
+        url.unwrap_or_else(|| e.url.clone()),
+        if_none_exist.or_else(|| e.if_none_exist.clone()),
+    ))
+}
+
+/// `query` (raw, percent-encoded) with each value that is one of the fullUrls in `ids`, alone
+/// or as one of a comma-separated list, rewritten to `Type/id` (to `id` for `_id`), noting
+/// each in `referenced`; `None` if no value names one. Other parameters keep their bytes.
+fn rewrite_query(
+    query: &str,
+    ids: &HashMap<String, (String, String)>,
+    referenced: &mut HashSet<String>,
+) -> Option<String> {
+    let mut changed = false;
+    let mut out = Vec::new();
+    for raw in query.split('&') {
+        let decoded = url::form_urlencoded::parse(raw.as_bytes()).next();
+        let Some((name, value)) = decoded.filter(|_| raw.contains('=')) else {
+            out.push(raw.to_owned());
+            continue;
+        };
+        if !value.split(',').any(|v| ids.contains_key(v)) {
+            out.push(raw.to_owned());
+            continue;
+        }
+        let bare_id = name.split(':').next() == Some("_id");
+        let values: Vec<String> = value
+            .split(',')
+            .map(|v| match ids.get_key_value(v) {
+                Some((urn, (t, id))) => {
+                    referenced.insert(urn.clone());
+                    if bare_id {
+                        id.clone()
+                    } else {
+                        format!("{t}/{id}")
+                    }
+                }
+                None => url::form_urlencoded::byte_serialize(v.as_bytes()).collect(),
+            })
+            .collect();
+        let key = raw.split_once('=').map_or(raw, |(k, _)| k);
+        out.push(format!("{key}={}", values.join(",")));
+        changed = true;
+    }
+    changed.then(|| out.join("&"))
 }
 
 /// `done` when the entry it answers is the resource `(type, id)` other entries' references

@@ -98,3 +98,188 @@ fn every_link_to_a_full_url_is_rewritten_not_only_references() {
     assert!(div.contains(r#"href="urn:uuid:other""#), "{div}");
     assert_eq!(referenced, HashSet::from([urn.to_owned()]));
 }
+
+const SYS: &str = "urn:secure-fhir:test";
+const URN: &str = "urn:uuid:3d1f6c2a-5b7e-4c1d-8e2f-000000000001";
+
+/// A store holding `Patient/known` (identifier `SYS|known`) and one Observation about it.
+fn store_with_known_patient() -> Store {
+    let store = Store::open(None, BASE).unwrap();
+    let now = chrono::Utc::now();
+    store
+        .transaction(|tx| -> store::Result<()> {
+            let patient = json!({"resourceType": "Patient", "id": "known",
+                "identifier": [{"system": SYS, "value": "known"}]});
+            tx.put("Patient", "known", patient, now)?;
+            let obs = json!({"resourceType": "Observation", "id": "obs-known", "status": "final",
+                "code": {"text": "weight"}, "subject": {"reference": "Patient/known"}});
+            tx.put("Observation", "obs-known", obs, now)?;
+            Ok(())
+        })
+        .unwrap();
+    store
+}
+
+/// A transaction: the Patient found by its identifier under [`URN`], then `entry`.
+fn with_found_patient(entry: Value) -> Value {
+    json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": URN,
+         "resource": {"resourceType": "Patient", "identifier": [{"system": SYS, "value": "known"}]},
+         "request": {"method": "POST", "url": "Patient", "ifNoneExist": format!("identifier={SYS}|known")}},
+        entry,
+    ]})
+}
+
+/// Runs `bundle` as a transaction, each entry authorized by `allow` (seeing the entry's URL
+/// and `ifNoneExist`), and returns the outcome and every URL and criteria authorized.
+fn run_authorizing(
+    store: &Store,
+    bundle: &Value,
+    allow: &dyn Fn(&str) -> bool,
+) -> (Outcome, Vec<String>) {
+    let seen = std::cell::RefCell::new(Vec::new());
+    let authorize = |e: &Entry| {
+        let asked = format!("{} {}", e.url, e.if_none_exist.as_deref().unwrap_or(""));
+        seen.borrow_mut().push(asked.clone());
+        match allow(&asked) {
+            true => Ok(Box::new(Unrestricted) as Box<dyn Access + Send>),
+            false => Err(Fail::FORBIDDEN),
+        }
+    };
+    let failed = |_: &Entry, _: &Fail| {};
+    let now = chrono::Utc::now();
+    let outcome = run(
+        store,
+        BASE,
+        bundle,
+        (&authorize, &failed),
+        now,
+        Bounds::REQUEST,
+    );
+    (outcome, seen.into_inner())
+}
+
+fn statuses(outcome: &Outcome) -> Vec<String> {
+    let Ok(Done {
+        payload: Payload::Json(response),
+        ..
+    }) = outcome
+    else {
+        panic!("a transaction-response: {outcome:?}")
+    };
+    response["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["response"]["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn observations(store: &Store) -> Vec<Value> {
+    store
+        .read(|tx| tx.history(store::HistoryScope::Type("Observation"), &[], 0, 100))
+        .unwrap()
+        .1
+        .into_iter()
+        .filter_map(|v| v.json())
+        .collect()
+}
+
+/// FHIR R4 http.html (transaction processing rules): every link to a fullUrl in the Bundle is
+/// replaced, so a conditional update's criteria naming the found Patient by its urn:uuid
+/// match the Observation about it, and update it instead of creating another.
+#[test]
+fn a_conditional_update_url_naming_a_full_url_matches_what_it_names() {
+    let store = store_with_known_patient();
+    let bundle = with_found_patient(json!({
+        "resource": {"resourceType": "Observation", "status": "amended",
+            "code": {"text": "weight"}, "subject": {"reference": URN}},
+        "request": {"method": "PUT", "url": format!("Observation?subject={URN}&status=final")},
+    }));
+    let (outcome, seen) = run_authorizing(&store, &bundle, &|_| true);
+    assert_eq!(statuses(&outcome), ["200", "200"]);
+    let all = observations(&store);
+    assert_eq!(all.len(), 2, "one Observation, two versions: {all:?}");
+    assert!(all.iter().all(|o| o["id"] == "obs-known"));
+    // The rewritten URL is authorized before it runs.
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("Observation?subject=Patient/known&status=final")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn an_if_none_exist_naming_a_full_url_finds_what_it_names() {
+    let store = store_with_known_patient();
+    let bundle = with_found_patient(json!({
+        "resource": {"resourceType": "Observation", "status": "final",
+            "code": {"text": "weight"}, "subject": {"reference": URN}},
+        "request": {"method": "POST", "url": "Observation",
+            "ifNoneExist": format!("subject={}&status=final", URN.replace(':', "%3A"))},
+    }));
+    let (outcome, seen) = run_authorizing(&store, &bundle, &|_| true);
+    assert_eq!(statuses(&outcome), ["200", "200"], "found, not created");
+    assert_eq!(observations(&store).len(), 1);
+    assert!(
+        seen.iter()
+            .any(|s| s.ends_with("subject=Patient/known&status=final")),
+        "{seen:?}"
+    );
+}
+
+/// The criteria as rewritten are what runs, so they are authorized as such: a refusal fails
+/// the transaction and nothing is written.
+#[test]
+fn rewritten_criteria_are_authorized_before_they_run() {
+    let store = store_with_known_patient();
+    let bundle = with_found_patient(json!({
+        "resource": {"resourceType": "Observation", "status": "amended",
+            "code": {"text": "weight"}, "subject": {"reference": URN}},
+        "request": {"method": "PUT", "url": format!("Observation?subject={URN}")},
+    }));
+    let (outcome, _) = run_authorizing(&store, &bundle, &|s| !s.contains("Patient/known"));
+    assert_eq!(outcome.unwrap_err(), Fail::FORBIDDEN);
+    assert_eq!(observations(&store).len(), 1, "nothing written");
+}
+
+/// Deletes run before any create (FHIR R4 transaction processing order): criteria naming an
+/// entry's fullUrl name nothing yet, so they are refused rather than silently match nothing.
+#[test]
+fn a_conditional_delete_naming_a_full_url_is_refused() {
+    let store = store_with_known_patient();
+    let bundle = with_found_patient(json!({
+        "request": {"method": "DELETE", "url": format!("Observation?subject={URN}")},
+    }));
+    let (outcome, _) = run_authorizing(&store, &bundle, &|_| true);
+    assert_eq!(outcome.unwrap_err().status, StatusCode::BAD_REQUEST);
+    assert_eq!(observations(&store).len(), 1);
+}
+
+#[test]
+fn query_values_naming_a_full_url_are_rewritten_alone_or_in_lists() {
+    let ids = HashMap::from([(URN.to_owned(), ("Patient".to_owned(), "p1".to_owned()))]);
+    let encoded = URN.replace(':', "%3A");
+    let cases = [
+        (
+            format!("subject={URN}"),
+            Some("subject=Patient/p1".to_owned()),
+        ),
+        (
+            format!("subject:Patient={encoded},Patient/x&code=a%20b"),
+            Some("subject:Patient=Patient/p1,Patient%2Fx&code=a%20b".to_owned()),
+        ),
+        (format!("_id={URN}"), Some("_id=p1".to_owned())),
+        (format!("note={URN}x"), None),
+        ("code=a".to_owned(), None),
+    ];
+    for (query, expected) in cases {
+        let mut referenced = HashSet::new();
+        assert_eq!(
+            rewrite_query(&query, &ids, &mut referenced),
+            expected,
+            "{query}"
+        );
+        assert_eq!(referenced.is_empty(), expected.is_none());
+    }
+}
