@@ -64,6 +64,13 @@ pub struct AuditRecord {
     /// Which token authorised the request, never the token itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenRef>,
+    /// An identifier of this record unique in the host's trail (e.g. 128 bits from the host's
+    /// random source, or its log sequence number; the crate draws no randomness). It is part of
+    /// the log bytes the AuditEvent ids derive from, so that two requests alike in every
+    /// recorded fact, at one instant, get distinct ids: without it they get the same ids, and a
+    /// feed deduplicating on them (audit.md §6.2) would merge them. Set it on every record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
 }
 
 /// What happened.
@@ -618,6 +625,7 @@ impl AuditRecord {
             purpose_of_use: Vec::new(),
             correlation_id: None,
             token: None,
+            record_id: None,
         }
     }
 
@@ -711,6 +719,13 @@ impl AuditRecord {
     /// Sets the token reference.
     pub fn token(mut self, t: TokenRef) -> Self {
         self.token = Some(t);
+        self
+    }
+
+    /// Sets the record's identifier, unique in the host's trail (the `record_id` field: the
+    /// AuditEvent ids derive from it).
+    pub fn record_id(mut self, id: impl Into<String>) -> Self {
+        self.record_id = Some(id.into());
         self
     }
 

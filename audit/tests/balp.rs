@@ -615,3 +615,23 @@ fn an_accounting_bundle_carries_no_raw_request() {
         .unwrap()
         .contains("Observation/o1"));
 }
+
+#[test]
+fn identical_records_at_one_instant_get_distinct_event_ids_from_their_record_ids() {
+    let record = rest_record(Interaction::Read, Some("p1"));
+    let id = |r: &AuditRecord| render(r)[0]["id"].clone();
+    // Two requests alike in every recorded fact, at one instant, are two records: a feed
+    // that deduplicates on AuditEvent.id (audit.md §6.2) must not merge them.
+    let (a, b) = (
+        record.clone().record_id("0f1e2d3c"),
+        record.clone().record_id("4b5a6978"),
+    );
+    assert_ne!(id(&a), id(&b));
+    // One record rendered again (a resend) keeps its ids, through the log too.
+    let back = AuditRecord::from_log_bytes(&a.to_log_bytes().unwrap()).unwrap();
+    assert_eq!(id(&back), id(&a));
+    // A record without one keeps the log bytes (and ids) it had before record ids existed.
+    assert!(!String::from_utf8(record.to_log_bytes().unwrap())
+        .unwrap()
+        .contains("record_id"));
+}

@@ -22,7 +22,8 @@
 //! Application (110150) and custodian. A record touching several patients becomes one event
 //! per patient, each repeating the query and transaction entities. Event ids are derived from
 //! the record and patient, so rendering the same record twice gives the same ids (a FHIR feed
-//! can deduplicate on them).
+//! can deduplicate on them); distinct records alike in every fact, at one instant, get distinct
+//! ids through their [`record_id`](crate::AuditRecord::record_id), which the host sets.
 
 mod codes;
 mod events;

@@ -169,7 +169,17 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let events = Mutex::new(events);
     let render = RenderConfig::new(base.clone()).server_address(addr.ip().to_string());
-    let audit = move |record: AuditRecord| -> AuditFuture {
+    let rng = ring::rand::SystemRandom::new();
+    let audit = move |mut record: AuditRecord| -> AuditFuture {
+        // A random record id: two requests alike in every fact, at one instant, get distinct
+        // AuditEvent ids (a feed deduplicates on them). Without randomness nothing is released.
+        let mut id = [0u8; 16];
+        if ring::rand::SecureRandom::fill(&rng, &mut id).is_err() {
+            return Box::pin(std::future::ready(Err(
+                "no randomness for a record id".into()
+            )));
+        }
+        record.record_id = Some(id.iter().map(|b| format!("{b:02x}")).collect());
         let mut out = events.lock().unwrap_or_else(|p| p.into_inner());
         let written = render::to_r4_json(&record, &render)
             .iter()

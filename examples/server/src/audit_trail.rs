@@ -272,7 +272,8 @@ impl AuditTrail {
 
     /// Records a refusal: queued for the log's next group commit and for the store, without
     /// waiting (a refusal discloses nothing). A log that refuses it is reported on stderr.
-    pub fn record(&self, record: &AuditRecord) {
+    pub fn record(&self, record: AuditRecord) {
+        let record = identified(record);
         let bytes = match record.to_log_bytes() {
             Ok(b) => b,
             Err(e) => {
@@ -282,13 +283,13 @@ impl AuditTrail {
         };
         let logged = match &self.log {
             Log::File(f) => f.submit_raw(bytes.clone()).map(drop),
-            Log::Memory(m) => m.record(record, Ack::Buffered).map(drop),
+            Log::Memory(m) => m.record(&record, Ack::Buffered).map(drop),
         };
         if let Err(e) = logged {
             eprintln!("secure-fhir-server: AUDIT LOG FAILURE: {e}");
         }
         if let Some(queue) = &self.events {
-            if let Err(e) = queue.push(record.clone(), bytes, false) {
+            if let Err(e) = queue.push(record, bytes, false) {
                 eprintln!("secure-fhir-server: {e}");
             }
         }
@@ -315,6 +316,7 @@ impl AuditTrail {
     /// Records an answered request: submitted to the log and queued for the store's view; the
     /// caller awaits [`Pending::durable`] before releasing the response.
     pub fn record_durable(&self, record: AuditRecord) -> Pending {
+        let record = identified(record);
         let bytes = match record.to_log_bytes() {
             Ok(b) => b,
             Err(e) => return Pending::failed(format!("audit log: {e}")),
@@ -337,6 +339,15 @@ impl AuditTrail {
         }
         Pending { log, failed: None }
     }
+}
+
+/// `record` with a random record id (unless it has one): two requests alike in every fact, at
+/// one instant, are then two records with distinct AuditEvent ids.
+fn identified(mut record: AuditRecord) -> AuditRecord {
+    if record.record_id.is_none() {
+        record.record_id = Some(crate::store::new_id());
+    }
+    record
 }
 
 /// A request in flight (see [`AuditTrail::enter`]).
@@ -421,4 +432,36 @@ fn write_view(store: &Store, config: &RenderConfig, records: Vec<(AuditRecord, V
         }
     }
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use fhir_audit::render::to_audit_events;
+    use fhir_audit::Event;
+
+    #[test]
+    fn identical_records_at_one_instant_are_logged_under_distinct_event_ids() {
+        let trail = AuditTrail::open(None, None, CommitDelay::default()).unwrap();
+        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let record = AuditRecord::new(at, Event::Login);
+        trail.record(record.clone());
+        drop(trail.record_durable(record));
+        let Log::Memory(log) = &trail.log else {
+            unreachable!("an in-memory log")
+        };
+        let config = render_config("http://localhost:8080/fhir");
+        let ids: Vec<_> = log
+            .records()
+            .unwrap()
+            .iter()
+            .map(|r| to_audit_events(r, &config)[0].id.clone())
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(
+            ids[0], ids[1],
+            "a feed deduplicating on ids would merge them"
+        );
+    }
 }

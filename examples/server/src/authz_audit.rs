@@ -12,6 +12,6 @@ pub struct TrailAudit(pub Arc<AuditTrail>);
 
 impl AuthzAudit for TrailAudit {
     fn record(&self, event: &AuthzEvent) {
-        self.0.record(&event.to_audit_record());
+        self.0.record(event.to_audit_record());
     }
 }

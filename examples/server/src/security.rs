@@ -265,7 +265,7 @@ impl Gate {
         }
         head.map(|h| Head(Some(h))).map_err(|rejected| {
             if let Some(trail) = &self.trail {
-                trail.record(&rejected.audit_record(chrono::Utc::now(), parts, b"", &info(parts)));
+                trail.record(rejected.audit_record(chrono::Utc::now(), parts, b"", &info(parts)));
             }
             rejected.to_response()
         })
@@ -282,7 +282,7 @@ impl Gate {
         match (&head.0, &self.trail) {
             (Some(authenticated), Some(trail)) => {
                 let refused = authenticated.refused(rejection);
-                trail.record(&refused.audit_record(chrono::Utc::now(), parts, b"", &info(parts)));
+                trail.record(refused.audit_record(chrono::Utc::now(), parts, b"", &info(parts)));
                 refused.to_response()
             }
             _ => rejection.to_response(),
@@ -326,12 +326,7 @@ impl Gate {
                 if let Err(wait) = self.admit(&authorized) {
                     let rejected = facade.refuse(&authorized, Rejection::throttled(wait));
                     if let Some(trail) = &self.trail {
-                        trail.record(&rejected.audit_record(
-                            chrono::Utc::now(),
-                            parts,
-                            body,
-                            &info,
-                        ));
+                        trail.record(rejected.audit_record(chrono::Utc::now(), parts, body, &info));
                     }
                     return Err(rejected.to_response());
                 }
@@ -348,7 +343,7 @@ impl Gate {
             }
             Err(rejected) => {
                 if let Some(trail) = &self.trail {
-                    trail.record(&rejected.audit_record(chrono::Utc::now(), parts, body, &info));
+                    trail.record(rejected.audit_record(chrono::Utc::now(), parts, body, &info));
                 }
                 Err(rejected.to_response())
             }
@@ -411,7 +406,7 @@ impl Gate {
                     let refused = facade.refused_entry(parent, request, rejection);
                     let parts = entry_parts(entry);
                     let now = chrono::Utc::now();
-                    trail.record(&refused.audit_record(now, &parts, b"", &verdict.info));
+                    trail.record(refused.audit_record(now, &parts, b"", &verdict.info));
                 }
                 Err(fail)
             }
@@ -441,7 +436,7 @@ impl Gate {
         let refused = facade.refused_entry(parent, request, rejection);
         let record =
             refused.audit_record(chrono::Utc::now(), &entry_parts(entry), b"", &verdict.info);
-        trail.record(&record);
+        trail.record(record);
     }
 
     /// Records a request refused before the facade saw it whole (oversized request line or
@@ -454,7 +449,7 @@ impl Gate {
         let response = rejection.to_response();
         if let (Some(trail), Mode::Secure(facade)) = (&self.trail, &self.mode) {
             let refused = facade.refused(parts, rejection, now_unix());
-            trail.record(&refused.audit_record(chrono::Utc::now(), parts, b"", &info(parts)));
+            trail.record(refused.audit_record(chrono::Utc::now(), parts, b"", &info(parts)));
         }
         response
     }

@@ -50,7 +50,7 @@
 //! tamper-evident log:
 //!
 //! ```ignore
-//! let audit = move |event: &AuthzEvent| trail.record(&event.to_audit_record());
+//! let audit = move |event: &AuthzEvent| trail.record(event.to_audit_record());
 //! let state = AuthzState::new(config, Arc::new(audit))?;
 //! ```
 
