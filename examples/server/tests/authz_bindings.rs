@@ -161,6 +161,43 @@ async fn a_client_authenticates_only_by_its_registered_method() {
     assert!(refused(&r), "{}", r.text());
 }
 
+#[tokio::test]
+async fn a_launch_value_serves_one_authorization_request() {
+    let server = TestServer::new();
+    let launch = server
+        .state
+        .create_ehr_launch("ehr-app", Some("example"), None)
+        .unwrap();
+    let request = |prompt: Option<&str>| {
+        let (_, challenge) = pkce();
+        let mut r = AuthRequest::new(
+            "ehr-app",
+            "http://127.0.0.1:9002/callback",
+            "launch patient/*.rs",
+            challenge,
+        );
+        r.extra.push(("launch", launch.clone()));
+        if let Some(p) = prompt {
+            r.extra.push(("prompt", p.to_owned()));
+        }
+        r.url()
+    };
+    let error = |r: &Response| query_param(&r.location(), "error");
+    // a refused silent attempt does not spend it
+    let silent = server.get(&request(Some("none")), None).await;
+    assert_eq!(error(&silent).as_deref(), Some("login_required"));
+    let first = server.get(&request(None), None).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    assert!(
+        first.location().contains("/auth/login?"),
+        "{}",
+        first.location()
+    );
+    // the second request with the same launch value is refused
+    let second = server.get(&request(None), None).await;
+    assert_eq!(error(&second).as_deref(), Some("invalid_request"));
+}
+
 /// (access token claims, token response) after refreshing `refresh` narrowed to `scope`.
 async fn refreshed(
     server: &TestServer,

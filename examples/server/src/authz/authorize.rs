@@ -331,12 +331,21 @@ fn authorize(
         signed_in: session.clone(),
         csrf: state.random_token(),
     };
-    if state
-        .store()
-        .add_pending(txn.clone(), pending, now)
-        .is_err()
     {
-        return fail("temporarily_unavailable", "try again later");
+        let mut store = state.store();
+        // SMART: a launch value names "this specific launch": it serves one authorization
+        // request, taken here (not at a refused attempt such as prompt=none) under the same
+        // lock, so two requests racing with one value cannot both have it
+        if let Some(launch_id) = get("launch") {
+            if store.launches.remove(launch_id).is_none() {
+                drop(store);
+                return fail("invalid_request", "unknown or expired launch");
+            }
+        }
+        if store.add_pending(txn.clone(), pending, now).is_err() {
+            drop(store);
+            return fail("temporarily_unavailable", "try again later");
+        }
     }
     let base = &state.endpoints().issuer;
     let next = if session.is_some() {

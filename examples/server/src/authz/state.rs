@@ -205,7 +205,8 @@ impl AuthzState {
     }
 
     /// Starts an EHR launch of `client_id` with this context and returns the opaque `launch`
-    /// value the EHR hands to the app (with `iss` = the FHIR base). `None` for an unknown client.
+    /// value the EHR hands to the app (with `iss` = the FHIR base), good for one authorization
+    /// request until it expires. `None` for an unknown client.
     pub fn create_ehr_launch(
         &self,
         client_id: &str,
