@@ -362,7 +362,11 @@ async fn wrong_password_and_forged_csrf_are_refused() {
             &[],
         )
         .await;
-    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    // the sign-in form again, with its error: a form is no HTTP authentication challenge, and
+    // a 401 without one breaks RFC 9110 §15.5.2 (a 401 MUST send WWW-Authenticate)
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.header("www-authenticate").is_none());
+    assert!(wrong.text().contains("name=\"password\""));
     assert!(wrong.header("set-cookie").is_none());
     let unknown = server
         .post_form(
@@ -376,7 +380,7 @@ async fn wrong_password_and_forged_csrf_are_refused() {
             &[],
         )
         .await;
-    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         wrong.text().len(),
         unknown.text().len(),

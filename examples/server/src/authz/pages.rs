@@ -165,8 +165,10 @@ pub(crate) async fn login_submit(
         event.reason = Some("bad_credentials".into());
         state.audit(event);
         let action = format!("{}/login", state.issuer());
+        // the form again with its error, 400 like any refused form here: not 401, which
+        // MUST carry a WWW-Authenticate challenge (RFC 9110 §15.5.2) that a form is not
         return html_page(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
             html::login(
                 &state.client_name(&pending.client_id),
                 txn,
