@@ -6,7 +6,6 @@ use fhir_types::resources::{Bundle, BundleEntry};
 use fhir_types::{Resource, ResourceType};
 use smart_auth::decision::{FilterReport, Narrowing, Permit};
 use smart_auth::request::FhirRequest;
-use smart_auth::scope::Permissions;
 use smart_auth::AccessContext;
 
 use crate::rejection::Rejection;
@@ -97,18 +96,17 @@ impl Authorized {
     }
 
     /// Whether a resource reached by this request beyond its primary results (an include, a
-    /// member of `$everything`) may be returned: its own type granted `r` or `s`, and inside
-    /// that grant's compartment and constraints.
+    /// member of `$everything`) may be returned: its own type granted `r` or `s` (`s` for a
+    /// member of `$everything`, which lists the record), and inside that grant's compartment
+    /// and constraints ([`Permit::may_return`](smart_auth::decision::Permit::may_return)).
     pub fn may_return(&self, resource: &Resource) -> bool {
-        self.permit
-            .allows(resource, Permissions::READ | Permissions::SEARCH)
+        self.permit.may_return(resource, None)
     }
 
     /// [`may_return`](Self::may_return) for a Binary that names a `securityContext`, with
     /// `context` the resource it references.
     pub fn may_return_with_context(&self, resource: &Resource, context: Option<&Resource>) -> bool {
-        self.permit
-            .allows_with_context(resource, context, Permissions::READ | Permissions::SEARCH)
+        self.permit.may_return(resource, context)
     }
 
     /// Filters a result Bundle in place (search, history, `$everything`): entries the token

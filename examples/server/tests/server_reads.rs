@@ -351,6 +351,24 @@ fn everything_and_includes_stay_inside_the_grant() {
     }
 }
 
+/// `$everything` lists the record: only types granted `s` (smart.md §12.10). A type granted
+/// `r` alone is read by id, never enumerated; the patient is the read that authorised it.
+#[test]
+fn everything_lists_only_types_granted_search() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/Patient.r patient/Observation.r patient/Condition.rs");
+    let r = s.get("/Patient/example/$everything", &t);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ids = r.entry_ids();
+    assert!(ids.contains(&"Patient/example".to_string()), "{ids:?}");
+    assert!(ids.iter().any(|i| i.starts_with("Condition/")), "{ids:?}");
+    assert!(
+        ids.iter()
+            .all(|i| i.starts_with("Patient/") || i.starts_with("Condition/")),
+        "{ids:?}"
+    );
+}
+
 #[test]
 fn limits_and_media_types() {
     let s = Server::start(&[]);

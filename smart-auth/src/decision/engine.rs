@@ -97,6 +97,7 @@ impl Authorizer {
             confine: None,
             count: None,
             traversed: Vec::new(),
+            members: Permissions::NONE,
         })
     }
 }
@@ -477,7 +478,10 @@ fn everything(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     if !may_hold_instance(&permit, ResourceType::Patient, id, Permissions::READ) {
         return Err(Denial::not_found());
     }
-    permit.needed = Permissions::SEARCH | Permissions::READ;
+    // The patient is checked as the read that authorised the operation; the rest of the
+    // record is listed, which takes `s` on each type (smart.md §12.10).
+    permit.needed = Permissions::READ;
+    permit.members = Permissions::SEARCH;
     permit.narrowing = None;
     permit.confine = Some(CompartmentRef {
         resource_type: ResourceType::Patient,

@@ -262,6 +262,10 @@ pub struct Permit {
     pub(crate) confine: Option<CompartmentRef>,
     pub(crate) count: Option<u32>,
     pub(crate) traversed: Vec<ResourceType>,
+    /// What the results other than the requested instance need on their type, for a request
+    /// on one instance that lists others (`$everything`: `s`, smart.md §12.10); `NONE` for
+    /// every other request.
+    pub(crate) members: Permissions,
 }
 
 pub(crate) fn level_index(level: Level) -> usize {
@@ -285,8 +289,27 @@ impl Permit {
     /// type traversed by a chain or `_has`): the host must confine those resources too.
     /// `None` means unrestricted; a narrowing with a compartment that cannot hold the type
     /// means nothing of it is visible.
+    ///
+    /// For `$everything` it is the narrowing of the scopes granting `s` on `ty` (smart.md
+    /// §12.10): with none, it has no alternatives and nothing of `ty` may be listed.
     pub fn narrowing_for(&self, ty: ResourceType) -> Option<Narrowing> {
-        engine::narrowing(self, ty, Permissions::READ | Permissions::SEARCH)
+        // `$everything`'s own type is the patient's, checked as the read that authorised it.
+        let needed = if self.members.is_empty() || self.resource_type != Some(ty) {
+            self.reached()
+        } else {
+            self.needed
+        };
+        engine::narrowing(self, ty, needed)
+    }
+
+    /// What a resource reached beyond the primary results needs on its type: `r` or `s` for
+    /// an include (smart.md §12.6), `s` for a member of `$everything` (§12.10).
+    pub(crate) fn reached(&self) -> Permissions {
+        if self.members.is_empty() {
+            Permissions::READ | Permissions::SEARCH
+        } else {
+            self.members
+        }
     }
 
     /// Types traversed by chains and `_has` (each granted `s`; narrow them with

@@ -222,6 +222,20 @@ impl Permit {
         }
     }
 
+    /// Whether a resource reached beyond the request's primary results may be returned: an
+    /// include needs its type granted `r` or `s` (smart.md §12.6), a member of `$everything`
+    /// `s` (§12.10), and the granting scope's compartment and constraints must hold. `context`
+    /// is a Binary's security context, as for
+    /// [`allows_with_context`](Self::allows_with_context).
+    pub fn may_return(&self, resource: &Resource, context: Option<&Resource>) -> bool {
+        let needed = if self.is_member(resource) {
+            self.members
+        } else {
+            self.reached()
+        };
+        self.allows_with_context(resource, context, needed)
+    }
+
     /// Checks a write against the new content and the stored version (smart.md §12.12).
     ///
     /// - `new`: the body to store (for patch: the patched result). Its type must be the URL's
@@ -422,7 +436,8 @@ impl Permit {
             .and_then(|m| m.as_str());
         match (&entry.resource, mode) {
             (Some(Resource::OperationOutcome(_)), Some("outcome")) => true,
-            (Some(r), Some("include")) => allows(r, Permissions::READ | Permissions::SEARCH),
+            (Some(r), Some("include")) => allows(r, self.reached()),
+            (Some(r), _) if self.is_member(r) => allows(r, self.members),
             (Some(r), _) => self.is_instance(r) && allows(r, primary),
             (None, _) => {
                 let url = entry
@@ -451,6 +466,13 @@ impl Permit {
                 removed: 0,
             }),
         }
+    }
+
+    /// Whether `r` is one of the other resources an instance-level request lists
+    /// (`$everything`'s members besides the patient).
+    fn is_member(&self, r: &Resource) -> bool {
+        !self.members.is_empty()
+            && (Some(r.resource_type()) != self.resource_type || r.id() != self.id.as_deref())
     }
 
     /// For an instance-level permit (history of one resource), whether `r` is that instance.

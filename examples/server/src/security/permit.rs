@@ -220,6 +220,11 @@ impl Access for PermitAccess {
         }
         let mut clauses = Vec::new();
         if let Some(n) = self.authorized.narrowing_for(ty) {
+            // No alternative: nothing of the type is visible here (a type `$everything` may
+            // not list, granted `r` alone), so it is not scanned at all.
+            if !requested && n.alternatives().is_empty() {
+                return None;
+            }
             clauses.extend(narrowing_clauses(rtype, &n));
         }
         if requested {
