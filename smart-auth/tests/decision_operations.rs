@@ -94,6 +94,60 @@ fn export_kick_off_parameters_are_decided() {
     );
 }
 
+/// `organizeOutputBy` (Bulk Data IG 2.0) names the type whose instances head the output, each
+/// followed by the resources referencing it: those headers are exported too, so the type must
+/// be one the client may export, and it is one R4 type name, given once.
+#[test]
+fn export_organize_output_by_is_an_exported_type() {
+    let obs = "system/Observation.rs";
+    let both = "system/Observation.rs system/Patient.rs";
+    assert_table(
+        &Authorizer::default(),
+        &[
+            s(
+                both,
+                "GET $export?_type=Observation&organizeOutputBy=Patient",
+                Allow,
+            ),
+            s(both, "GET Patient/$export?organizeOutputBy=Patient", Allow),
+            // The headers would be Patients, which the client may not export.
+            s(
+                obs,
+                "GET $export?_type=Observation&organizeOutputBy=Patient",
+                Forbidden,
+            ),
+            s(
+                obs,
+                "GET Patient/$export?_type=Observation&organizeOutputBy=Patient",
+                Forbidden,
+            ),
+            s(
+                "system/Observation.rs system/Patient.rs?gender=female",
+                "GET $export?_type=Observation&organizeOutputBy=Patient",
+                Forbidden,
+            ),
+            // Not one R4 type, or given twice.
+            s(both, "GET $export?organizeOutputBy=patient", BadRequest),
+            s(
+                both,
+                "GET $export?organizeOutputBy=Patient,Observation",
+                BadRequest,
+            ),
+            s(both, "GET $export?organizeOutputBy=", BadRequest),
+            s(
+                both,
+                &format!("GET $export?organizeOutputBy={}", "P".repeat(200)),
+                BadRequest,
+            ),
+            s(
+                both,
+                "GET $export?organizeOutputBy=Patient&organizeOutputBy=Observation",
+                BadRequest,
+            ),
+        ],
+    );
+}
+
 /// A host operation registered as a search, invoked on an instance (`Patient/[id]/$summary`),
 /// runs on that instance: one no granting compartment can hold answers as missing, as a read
 /// of it would (smart.md §9), instead of running and telling by its answer whether it exists.

@@ -63,8 +63,9 @@ pub(super) fn export(mut permit: Permit, req: &FhirRequest) -> Result<Decision, 
     Ok(Decision::Allow(permit))
 }
 
-/// Refuses what the kick-off does not define (includes, `_has`, search parameters), and
-/// decides each `_typeFilter` (`Observation?category=laboratory`) as a search of its type:
+/// Refuses what the kick-off does not define (includes, `_has`, search parameters), decides
+/// the types `includeAssociatedData` and `organizeOutputBy` add to the output, and each
+/// `_typeFilter` (`Observation?category=laboratory`) as a search of its type:
 /// the type exported, its parameters known, every type its chains and `_has` reach granted
 /// `s` (those are added to the permit's traversed types, for the host to narrow).
 fn check_parameters(permit: &mut Permit, query: &Query) -> Result<(), Denial> {
@@ -73,12 +74,20 @@ fn check_parameters(permit: &mut Permit, query: &Query) -> Result<(), Denial> {
         return Err(unsupported());
     }
     let mut traversed = Vec::new();
+    let mut organized = false;
     for p in &query.params {
         if !KICK_OFF_PARAMS.contains(&p.code()) || p.is_chained() || p.modifier().is_some() {
             return Err(unsupported());
         }
         if p.code() == "includeAssociatedData" {
             associated_data(permit, &p.value)?;
+            continue;
+        }
+        if p.code() == "organizeOutputBy" {
+            if std::mem::replace(&mut organized, true) {
+                return Err(unsupported());
+            }
+            organize_output_by(permit, &p.value)?;
             continue;
         }
         if p.code() != "_typeFilter" {
@@ -105,6 +114,20 @@ fn check_parameters(permit: &mut Permit, query: &Query) -> Result<(), Denial> {
     traversed.sort();
     traversed.dedup();
     permit.traversed = traversed;
+    Ok(())
+}
+
+/// `organizeOutputBy` (Bulk Data IG 2.0): one R4 type, whose instances head the output, each
+/// followed by the resources that reference it. Those headers are exported too, so the client
+/// must be allowed to export that type (a value that is no type name is refused, whatever its
+/// length: the type is parsed, not kept).
+fn organize_output_by(permit: &Permit, value: &str) -> Result<(), Denial> {
+    let ty: ResourceType = value
+        .parse()
+        .map_err(|_| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+    if !permit.may_export(ty) {
+        return Err(Denial::forbidden(DenialReason::ExportNotAllowed));
+    }
     Ok(())
 }
 
