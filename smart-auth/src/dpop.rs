@@ -102,12 +102,26 @@ impl DpopValidator {
 
     /// Checks `proof` against `request` (RFC 9449 §4.3), then records its `jti` in `replay`
     /// for the acceptance window, counted against the proof key
-    /// ([`ReplayStore::check_and_record_for`]).
+    /// ([`ReplayStore::check_and_record_for`]; [`validate_request`](Self::validate_request)
+    /// counts it against the token's client instead).
     pub fn validate_proof(
         &self,
         proof: &str,
         request: &DpopRequest<'_>,
         replay: &dyn ReplayStore,
+        now: UnixTime,
+    ) -> Result<DpopProof, TokenError> {
+        self.check_proof(proof, request, replay, None, now)
+    }
+
+    /// [`validate_proof`](Self::validate_proof), its `jti` counted against `owner` when given
+    /// (else against the proof key).
+    fn check_proof(
+        &self,
+        proof: &str,
+        request: &DpopRequest<'_>,
+        replay: &dyn ReplayStore,
+        owner: Option<[u8; 32]>,
         now: UnixTime,
     ) -> Result<DpopProof, TokenError> {
         const fn bad(why: &'static str) -> TokenError {
@@ -190,8 +204,8 @@ impl DpopValidator {
             iat.saturating_add(self.max_age.as_secs())
                 .saturating_add(self.leeway.as_secs()),
         );
-        // Counted against the proof key, so that one client cannot fill the store (§11.1).
-        let owner = replay_key("dpop-jkt", &[&jkt]);
+        // Counted against its owner, so that one client cannot fill the store (§11.1).
+        let owner = owner.unwrap_or_else(|| replay_key("dpop-jkt", &[&jkt]));
         replay.check_and_record_for(&owner, &key, until.max(now.plus(1)), now)?;
         Ok(DpopProof {
             jkt,
@@ -205,7 +219,9 @@ impl DpopValidator {
     /// key, the proof valid for `method` and `uri` and carrying the token's hash. A
     /// DPoP-bound token presented as `Bearer` is refused (RFC 9449 §7.2), and so is one also
     /// bound to a client certificate (`cnf.x5t#S256`, [`TokenError::UnsupportedConfirmation`]):
-    /// its certificate cannot be checked here (see [`crate::mtls`]).
+    /// its certificate cannot be checked here (see [`crate::mtls`]). The proof's `jti` counts
+    /// against the token's client (`iss` and `client_id`) in `replay`, so that many keys of
+    /// one client hold one share of it; against the proof key for a token naming no client.
     #[allow(clippy::too_many_arguments)]
     pub fn validate_request(
         &self,
@@ -238,7 +254,13 @@ impl DpopValidator {
             expected_jkt: Some(&jkt),
             nonce,
         };
-        self.validate_proof(proof, &request, replay, now)?;
+        // The token's client (of its issuer) owns the proof: a client holding many tokens, each
+        // bound to another key, still has one share of the replay store. A token naming no
+        // client leaves the proof to its key.
+        let owner = ctx
+            .client_id()
+            .map(|client| replay_key("dpop-client", &[ctx.issuer(), client]));
+        self.check_proof(proof, &request, replay, owner, now)?;
         Ok(std::sync::Arc::unwrap_or_clone(ctx))
     }
 }

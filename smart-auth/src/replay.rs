@@ -13,6 +13,22 @@ use crate::error::TokenError;
 use crate::time::UnixTime;
 
 /// Records identifiers once and refuses them the second time.
+///
+/// Both methods are required: a store that bounded no owner would let one client fill it for
+/// every other one, so an implementation says how it bounds them (or, knowingly, that it does
+/// not, by calling `check_and_record` from `check_and_record_for`).
+///
+/// ```compile_fail
+/// use smart_auth::replay::ReplayStore;
+/// use smart_auth::{TokenError, UnixTime};
+/// struct OwnerBlind;
+/// impl ReplayStore for OwnerBlind {
+///     fn check_and_record(&self, _: &[u8; 32], _: UnixTime, _: UnixTime) -> Result<(), TokenError> {
+///         Ok(())
+///     }
+///     // No `check_and_record_for`: does not compile.
+/// }
+/// ```
 pub trait ReplayStore: Send + Sync {
     /// Records `key` as used until `expires_at`. `Ok` on first use; [`TokenError::Replayed`] if
     /// it is already recorded and not expired; [`TokenError::ReplayStoreFull`] if it cannot be
@@ -25,20 +41,19 @@ pub trait ReplayStore: Send + Sync {
     ) -> Result<(), TokenError>;
 
     /// [`check_and_record`](Self::check_and_record) for an identifier that belongs to `owner`
-    /// (the DPoP proof key's thumbprint, the client of an assertion): a store may also refuse it,
-    /// [`TokenError::ReplayQuotaExceeded`], when `owner` already holds its share of the store, so
-    /// that one client cannot fill the store and lock every other one out (RFC 9449 §11.1).
-    /// The default ignores `owner`; a shared store should bound each owner the same way.
+    /// (the client of a DPoP-bound token or of an assertion; a DPoP proof key when no token
+    /// names its client): a store may also refuse it, [`TokenError::ReplayQuotaExceeded`], when
+    /// `owner` already holds its share of the store, so that one client cannot fill the store
+    /// and lock every other one out (RFC 9449 §11.1). A shared store should bound each owner
+    /// as [`InMemoryReplayStore`] does. Required, with no default: one that ignored `owner`
+    /// would be owner-blind without saying so.
     fn check_and_record_for(
         &self,
         owner: &[u8; 32],
         key: &[u8; 32],
         expires_at: UnixTime,
         now: UnixTime,
-    ) -> Result<(), TokenError> {
-        let _ = owner;
-        self.check_and_record(key, expires_at, now)
-    }
+    ) -> Result<(), TokenError>;
 }
 
 /// The replay key for a list of parts: SHA-256 over a domain label and the length-prefixed

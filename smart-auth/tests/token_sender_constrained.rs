@@ -109,8 +109,9 @@ fn replayed_proof_is_refused() {
     assert_eq!(s.run(&p), Err(TokenError::Replayed));
 }
 
-/// One key holding a valid token cannot fill the replay store: past its share its own proofs
-/// are refused, and another key's fresh proof still goes through (RFC 9449 §11.1).
+/// One key holding a valid token cannot fill the replay store: past its client's share its
+/// own proofs are refused, and another client's fresh proof still goes through (RFC 9449
+/// §11.1).
 #[test]
 fn one_key_cannot_fill_the_replay_store() {
     let mut s = setup();
@@ -130,7 +131,12 @@ fn one_key_cannot_fill_the_replay_store() {
     );
 
     let other = TestKey::alternate(Algorithm::ES256);
-    let token = s.issuer.token(NOW).dpop_bound(&other).sign();
+    let token = s
+        .issuer
+        .token(NOW)
+        .client_id("another-client")
+        .dpop_bound(&other)
+        .sign();
     let proof = other.dpop_proof("GET", URI, Some(&token), None, NOW, "other");
     let credential = Credential::Dpop {
         token: &token,
@@ -401,4 +407,41 @@ fn a_token_also_bound_to_a_certificate_is_not_accepted_on_its_dpop_proof_alone()
         s.run(&s.proof("both")),
         Err(TokenError::UnsupportedConfirmation)
     );
+}
+
+/// Many keys of one client (a token bound to each) share that client's share of the replay
+/// store: past it the client's proofs are refused, whichever key signs them, and another
+/// client's proofs still go through (RFC 9449 §11.1; threats.md: per-client quotas).
+#[test]
+fn many_keys_of_one_client_cannot_fill_the_replay_store() {
+    let s = Setup {
+        store: InMemoryReplayStore::new(160),
+        ..setup()
+    };
+    let v = s.issuer.validator();
+    let run = |key: &TestKey, client: &str, jti: &str| {
+        let token = s.issuer.token(NOW).client_id(client).dpop_bound(key).sign();
+        let proof = key.dpop_proof("GET", URI, Some(&token), None, NOW, jti);
+        let credential = Credential::Dpop {
+            token: &token,
+            proof: &proof,
+        };
+        s.dpop
+            .validate_request(&v, credential, "GET", URI, None, &s.store, NOW)
+    };
+    let keys: Vec<TestKey> = (3..=22).map(TestKey::numbered).collect();
+    let mut accepted = 0;
+    for (k, key) in keys.iter().enumerate() {
+        for i in 0..16 {
+            match run(key, "flooder", &format!("flood-{k}-{i}")) {
+                Ok(_) => accepted += 1,
+                Err(e) => assert_eq!(e, TokenError::ReplayQuotaExceeded),
+            }
+        }
+    }
+    // The client's share (a sixteenth of 160, at least 16), not 16 per key.
+    assert_eq!(accepted, 16);
+    assert_eq!(s.store.len(), 16);
+    let r = run(&TestKey::numbered(23), "another-client", "fresh");
+    assert!(r.is_ok(), "{r:?}");
 }

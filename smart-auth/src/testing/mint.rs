@@ -70,6 +70,12 @@ impl TestKey {
         Self::build(alg, 2)
     }
 
+    /// The `n`th of many distinct Ed25519 keys (kid `test-eddsa-<n>`; 1 and 2 are those of
+    /// [`new`](Self::new) and [`alternate`](Self::alternate)), for tests that need many keys.
+    pub fn numbered(n: u8) -> TestKey {
+        Self::build(Algorithm::EdDSA, n)
+    }
+
     /// The shared secret of the HMAC test keys.
     pub fn hmac_secret() -> [u8; 64] {
         [0x42; 64]
@@ -114,7 +120,15 @@ impl TestKey {
                 (Signer::Ec(kp), public)
             }
             Algorithm::EdDSA => {
-                let seed = if n == 1 { ED_SEED_1 } else { ED_SEED_2 };
+                let seed = match n {
+                    1 => ED_SEED_1,
+                    2 => ED_SEED_2,
+                    n => {
+                        let mut seed = [0xa5; 32];
+                        seed[0] = n;
+                        seed
+                    }
+                };
                 let kp = Ed25519KeyPair::from_seed_unchecked(&seed).expect("test Ed25519 key");
                 let public = json!({
                     "kty": "OKP",
