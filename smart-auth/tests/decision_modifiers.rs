@@ -253,3 +253,72 @@ fn search_modifiers_follow_the_parameter_type() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// smart.md §9 and §12.5: a search explicitly naming another patient is refused (403 for every
+/// value, existing or not), and a chain or `_has` is no way around it: `subject:Patient._id=456`
+/// is `subject=Patient/456` written through the Patient it reaches, and a reference criterion
+/// at the end of a chain or `_has` compares the same way. These were narrowed (an empty 200,
+/// the other policy's answer). A chain criterion that names no patient by id (an identifier,
+/// a name) cannot be compared before the query: it is narrowed, the traversed Patient
+/// confined to the compartment (§12.7), so it matches only there whatever the value.
+#[test]
+fn chains_and_reverse_chains_naming_another_patient_are_refused() {
+    let a = Authorizer::default();
+    let both = "patient/Observation.rs patient/Patient.rs";
+    let all = "patient/Observation.rs patient/Patient.rs patient/Provenance.rs";
+    let rows = [
+        (both, "Observation?subject:Patient._id=456", Forbidden),
+        (both, "Observation?subject:Patient._id=123,456", Forbidden),
+        (both, "Observation?subject:Patient._id=123", Narrow),
+        (
+            both,
+            "Observation?subject:Patient.link=Patient/456",
+            Forbidden,
+        ),
+        (both, "Observation?subject:Patient.link=Patient/123", Narrow),
+        (both, "Observation?subject:Patient._id:not=456", Narrow),
+        (both, "Observation?subject:Patient.identifier=456", Narrow),
+        (both, "Observation?subject:Patient.name=456", Narrow),
+        (
+            both,
+            "Patient?_has:Observation:patient:subject=Patient/456",
+            Forbidden,
+        ),
+        (
+            both,
+            "Patient?_has:Observation:patient:subject=Patient/123",
+            Narrow,
+        ),
+        (both, "Patient?_has:Observation:patient:code=456", Narrow),
+        (
+            all,
+            "Observation?_has:Provenance:target:patient=Patient/456",
+            Forbidden,
+        ),
+        (
+            all,
+            "Observation?_has:Provenance:target:patient=Patient/123",
+            Narrow,
+        ),
+    ];
+    let cases: Vec<Case> = rows
+        .iter()
+        .map(|(scopes, query, expect)| p(scopes, &format!("GET {query}"), *expect))
+        .chain([
+            // Unrestricted reach names no other patient.
+            s(
+                "system/*.rs",
+                "GET Observation?subject:Patient._id=456",
+                Allow,
+            ),
+            s(
+                "system/*.rs",
+                "GET Patient?_has:Observation:patient:subject=Patient/456",
+                Allow,
+            ),
+        ])
+        .collect();
+    assert_table(&a, &cases);
+    let refused = p(both, "GET Observation?subject:Patient._id=456", Forbidden).run(&a);
+    assert_eq!(refused.unwrap().reason, Some("other_patient"));
+}

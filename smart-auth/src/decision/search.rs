@@ -315,6 +315,11 @@ pub(super) fn check_traversals(
                 for def in defs {
                     modifier::check(def, link.modifier.as_deref(), &p.value)?;
                 }
+                let criterion = SearchParam {
+                    links: vec![link.clone()],
+                    value: p.value.clone(),
+                };
+                names_other_at(permit, &current, &criterion)?;
                 break;
             }
             let mut next = Vec::new();
@@ -346,6 +351,7 @@ pub(super) fn check_traversals(
             .filter(|_| !has.param.is_chained())
             .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
         modifier::check(def, has.param.modifier(), &has.param.value)?;
+        names_other_at(permit, &[*innermost], &has.param)?;
     }
     traversed.sort();
     traversed.dedup();
@@ -361,6 +367,24 @@ pub(super) fn check_traversals(
         }
     }
     permit.traversed = traversed;
+    Ok(())
+}
+
+/// A chain's or `_has`'s criterion, evaluated on `types`, that names another patient by id or
+/// reference (`subject:Patient._id=456`, `_has:Observation:patient:subject=Patient/456`)
+/// names them as plainly as `subject=Patient/456` does: refused the same way (smart.md §9).
+fn names_other_at(
+    permit: &Permit,
+    types: &[ResourceType],
+    criterion: &SearchParam,
+) -> Result<(), Denial> {
+    let names = types.iter().any(|t| {
+        may_name_patient(*t, criterion, search_param(*t, criterion.code()))
+            && names_other_patient(permit, *t, criterion)
+    });
+    if names {
+        return Err(other_patient(permit));
+    }
     Ok(())
 }
 
