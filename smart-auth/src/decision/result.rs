@@ -331,7 +331,8 @@ impl Permit {
     /// resource the token may not see is removed, `total` is dropped when anything was removed
     /// (the host's narrowed count stays honest; a post-filtered one would not).
     ///
-    /// Matches need the searched permission; `include` entries need `r` or `s` on their own type;
+    /// Matches need the searched permission (`$everything`: the patient `r`, the rest of the
+    /// record `s` on its type); `include` entries need `r` or `s` on their own type;
     /// history entries without a resource (deletions) are kept only under an unrestricted grant
     /// of their type, so they never reveal ids outside the caller's access. A Binary that names
     /// a `securityContext` is removed: its context is not there to check (see
