@@ -311,3 +311,86 @@ async fn a_narrowed_refresh_drops_the_ehr_launch_context_without_launch() {
     );
     assert_eq!(claims["fhirContext"], first["fhirContext"]);
 }
+
+/// Signs in as the patient user for a fresh request; returns the answer to the sign-in.
+async fn signed_in(server: &TestServer) -> Response {
+    let (_, challenge) = pkce();
+    let request = AuthRequest::new(PUBLIC_APP, PUBLIC_REDIRECT, "patient/*.rs", challenge);
+    let start = server.get(&request.url(), None).await;
+    let html = server.get(&start.location(), None).await.text();
+    let (user, password) = PATIENT_USER;
+    let txn = hidden(&html, "txn");
+    let csrf = hidden(&html, "csrf");
+    let fields = [
+        ("txn", txn.as_str()),
+        ("csrf", csrf.as_str()),
+        ("username", user),
+        ("password", password),
+    ];
+    let r = server.post_form("/auth/login", &fields, &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    r
+}
+
+#[tokio::test]
+async fn over_https_the_session_cookie_is_bound_to_the_host() {
+    // RFC 6265bis §4.1.3.2: a `__Host-` cookie is Secure, Path=/ and has no Domain, so neither
+    // another host (a sibling subdomain) nor an http page of this host can set or shadow it
+    let server = TestServer::with_config(|c| c.issuer = "https://127.0.0.1:8080/auth".into());
+    let r = signed_in(&server).await;
+    let set_cookie = r.header("set-cookie").unwrap();
+    assert!(
+        set_cookie.starts_with("__Host-sf_authz_session="),
+        "{set_cookie}"
+    );
+    let attributes: Vec<&str> = set_cookie.split("; ").skip(1).collect();
+    for a in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(attributes.contains(&a), "{a}: {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap();
+    let consent = r.location();
+    assert_eq!(
+        server.get(&consent, Some(cookie)).await.status,
+        StatusCode::OK
+    );
+    // the same value under the unprefixed name, which an http page could set, is no session
+    let plain = cookie.trim_start_matches("__Host-");
+    let r = server.get(&consent, Some(plain)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // sign-out clears the cookie it set (same name and attributes)
+    let page = server.get("/auth/logout", Some(cookie)).await.text();
+    let confirm = hidden(&page, "confirm");
+    let r = server
+        .send(
+            axum::http::Request::post("/auth/logout")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", cookie)
+                .body(axum::body::Body::from(format!("confirm={confirm}")))
+                .unwrap(),
+        )
+        .await;
+    let cleared = r.header("set-cookie").unwrap();
+    assert!(
+        cleared.starts_with("__Host-sf_authz_session=;"),
+        "{cleared}"
+    );
+    assert!(
+        cleared.contains("; Secure") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+}
+
+#[tokio::test]
+async fn over_http_the_session_cookie_keeps_to_the_issuer_path() {
+    // `__Host-` needs Secure, which a browser need not accept from http://127.0.0.1 (the
+    // development default): the plain name, scoped to the issuer's path
+    let server = TestServer::new();
+    let set_cookie = signed_in(&server).await.header("set-cookie").unwrap();
+    assert!(set_cookie.starts_with("sf_authz_session="), "{set_cookie}");
+    let attributes: Vec<&str> = set_cookie.split("; ").skip(1).collect();
+    for a in ["Path=/auth", "HttpOnly", "SameSite=Lax"] {
+        assert!(attributes.contains(&a), "{a}: {set_cookie}");
+    }
+    assert!(!attributes.contains(&"Secure"), "{set_cookie}");
+}

@@ -23,8 +23,50 @@ pub(crate) use super::pages::{
     consent_page, consent_submit, ehr_launch, ehr_page, login_page, login_submit,
 };
 
-/// Name of the sign-in session cookie.
-pub(crate) const SESSION_COOKIE: &str = "sf_authz_session";
+/// Name of the sign-in session cookie over http.
+const SESSION_COOKIE: &str = "sf_authz_session";
+
+/// Its name over https: `__Host-` (RFC 6265bis §4.1.3.2) makes the browser take it only with
+/// `Secure`, `Path=/` and no `Domain`, so neither another host (a sibling subdomain) nor an
+/// http page of this host can set or shadow it (session fixation). `Path=/` also sends it to
+/// the FHIR endpoints of this origin, which ignore cookies (and a path is no isolation within
+/// an origin, RFC 6265 §8.5). Over http, the development
+/// default on loopback, `__Host-` is not used: it needs `Secure`, which a browser need not
+/// accept from `http://127.0.0.1` (Secure cookies from insecure origins are refused unless
+/// the browser counts loopback as secure, and not every one does), so the cookie would be
+/// dropped and sign-in broken; there the cookie is scoped to the issuer's path instead.
+const HOST_SESSION_COOKIE: &str = "__Host-sf_authz_session";
+
+impl AuthzState {
+    fn over_https(&self) -> bool {
+        self.issuer().starts_with("https:")
+    }
+
+    /// The session cookie's name: only this name is read, so an unprefixed cookie planted by an
+    /// http page is never taken for a session on an https issuer.
+    fn session_cookie_name(&self) -> &'static str {
+        if self.over_https() {
+            HOST_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
+    }
+
+    /// The `Set-Cookie` value that sets the session cookie to `value` for `max_age` seconds
+    /// (an empty value and 0 clear it): `HttpOnly` (no script reads it), `SameSite=Lax` (no
+    /// cross-site post carries it), no `Domain` (this host only); over https `__Host-`,
+    /// `Secure` and `Path=/`, over http `Path=` the issuer's path.
+    pub(crate) fn session_set_cookie(&self, value: &str, max_age: i64) -> String {
+        let name = self.session_cookie_name();
+        let path = match self.endpoints().base_path.as_str() {
+            _ if self.over_https() => "/",
+            "" => "/",
+            p => p,
+        };
+        let secure = if self.over_https() { "; Secure" } else { "" };
+        format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    }
+}
 
 /// Parses `application/x-www-form-urlencoded` pairs, bounded in count.
 pub(crate) fn form_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
@@ -47,14 +89,15 @@ pub(crate) fn single_params(pairs: Vec<(String, String)>) -> Option<HashMap<Stri
 }
 
 /// The value of our session cookie, if the request carries one.
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn session_cookie(state: &AuthzState, headers: &HeaderMap) -> Option<String> {
+    let name = state.session_cookie_name();
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
 }
 
@@ -303,7 +346,7 @@ fn authorize(
         Some(Err(_)) => return fail("invalid_request", "max_age must be a number of seconds"),
     };
     let fresh_sign_in = get("prompt").is_some_and(|p| p.split(' ').any(|p| p == "login"));
-    let session = session_cookie(headers).and_then(|c| {
+    let session = session_cookie(state, headers).and_then(|c| {
         state
             .store()
             .session(&c, now)

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 
 use super::audit::{AuthzEvent, AuthzEventKind};
-use super::authorize::{form_pairs, session_cookie, single_params, SESSION_COOKIE};
+use super::authorize::{form_pairs, session_cookie, single_params};
 use super::clients::{digests_equal, sha256};
 use super::html;
 use super::responses::html as html_page;
@@ -27,7 +27,7 @@ fn confirmation(cookie: &str) -> [u8; 32] {
 
 /// `GET <issuer>/logout`: the confirmation form (nothing ends here).
 pub(crate) async fn logout_page(State(state): State<AuthzState>, headers: HeaderMap) -> Response {
-    let Some(cookie) = session_cookie(&headers) else {
+    let Some(cookie) = session_cookie(&state, &headers) else {
         return signed_out(&state);
     };
     let action = format!("{}/logout", state.issuer());
@@ -47,7 +47,7 @@ pub(crate) async fn logout_submit(
         .and_then(single_params)
         .and_then(|f| f.get("confirm").and_then(|c| B64.decode(c).ok()))
         .and_then(|c| <[u8; 32]>::try_from(c).ok());
-    let Some(cookie) = session_cookie(&headers) else {
+    let Some(cookie) = session_cookie(&state, &headers) else {
         return signed_out(&state);
     };
     if !confirmed.is_some_and(|c| digests_equal(&c, &confirmation(&cookie))) {
@@ -77,13 +77,7 @@ fn signed_out(state: &AuthzState) -> Response {
             "You are signed out of the development server.",
         ),
     );
-    let path = match state.endpoints().base_path.as_str() {
-        "" => "/",
-        p => p,
-    };
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0"
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&state.session_set_cookie("", 0)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response

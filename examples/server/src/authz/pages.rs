@@ -12,7 +12,7 @@ use axum::response::Response;
 
 use super::audit::{AuthzEvent, AuthzEventKind};
 use super::authorize::{
-    form_pairs, posted_from_own_page, session_cookie, single_params, with_query, SESSION_COOKIE,
+    form_pairs, posted_from_own_page, session_cookie, single_params, with_query,
 };
 use super::clients::sha256;
 use super::html::{self, ConsentView};
@@ -78,7 +78,7 @@ impl AuthzState {
     fn pending_for_session(&self, txn: &str, headers: &HeaderMap) -> Option<Pending> {
         let pending = self.pending(txn)?;
         let (digest, _) = pending.signed_in.as_ref()?;
-        let cookie = session_cookie(headers)?;
+        let cookie = session_cookie(self, headers)?;
         let now = self.now();
         let store = self.store();
         let (current, _) = store.session(&cookie, now)?;
@@ -201,18 +201,7 @@ pub(crate) async fn login_submit(
         &format!("{}/consent", state.issuer()),
         &[("txn", txn)],
     ));
-    let secure = if state.issuer().starts_with("https:") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let path = match state.endpoints().base_path.as_str() {
-        "" => "/",
-        p => p,
-    };
-    let set_cookie = format!(
-        "{SESSION_COOKIE}={cookie}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={lifetime}{secure}"
-    );
+    let set_cookie = state.session_set_cookie(&cookie, lifetime);
     if let Ok(v) = HeaderValue::from_str(&set_cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
