@@ -111,7 +111,9 @@ impl Introspector {
     /// a future `exp`, and the launch-context members follow the same shape rules as JWT
     /// claims. A sender-constrained token (`cnf`) is refused as
     /// [`Validator::validate`](crate::Validator::validate) refuses one (RFC 9449 §7.2, RFC 8705
-    /// §3): it needs its proof, see [`Introspector::parse_constrained_response`].
+    /// §3): it needs its proof, see [`Introspector::parse_constrained_response`]. An answer
+    /// whose `token_type` names anything but an access token (`Bearer`, `DPoP`, `access_token`;
+    /// e.g. a refresh token's `refresh_token`) is [`TokenError::WrongType`].
     ///
     /// A body that is no usable RFC 7662 answer (not a JSON object, `active` missing or not a
     /// boolean, an active answer without SMART's members or with mistyped ones) is
@@ -144,6 +146,7 @@ impl Introspector {
             Some(Value::Bool(false)) => return Err(TokenError::Inactive),
             _ => return Err(TokenError::IntrospectionFailed),
         }
+        let dpop_type = access_token_type(&claims)?;
         let has_audience = claims.contains_key("aud");
         let ctx = self.active_context(claims, now).map_err(|e| match e {
             // SMART requires these members of every active answer, in these shapes: a missing
@@ -158,6 +161,10 @@ impl Introspector {
         // this resource server.
         if !has_audience && !self.accept_missing_audience {
             return Err(TokenError::MissingClaim("aud"));
+        }
+        // A DPoP token without the key it is bound to: no proof could be checked against it.
+        if dpop_type && ctx.dpop_jkt().is_none() {
+            return Err(TokenError::IntrospectionFailed);
         }
         Ok(ctx)
     }
@@ -188,6 +195,28 @@ impl Introspector {
             &ClaimNames::SMART,
         )?;
         Ok(ctx.with_raw_claims(claims.into()))
+    }
+}
+
+/// Reads `token_type` (RFC 7662 §2.2: the access token's type, RFC 6749 §5.1, case-insensitive);
+/// `true` when it says DPoP. Authorization servers answer `active` for refresh tokens too and say
+/// so here: anything but an access token's type is [`TokenError::WrongType`], and a
+/// `token_type` that is no string makes the answer unusable.
+fn access_token_type(claims: &serde_json::Map<String, Value>) -> Result<bool, TokenError> {
+    let token_type = match claims.get("token_type") {
+        None => return Ok(false),
+        Some(Value::String(t)) => t,
+        Some(_) => return Err(TokenError::IntrospectionFailed),
+    };
+    if token_type.eq_ignore_ascii_case("DPoP") {
+        Ok(true)
+    } else if ["Bearer", "access_token"]
+        .iter()
+        .any(|t| token_type.eq_ignore_ascii_case(t))
+    {
+        Ok(false)
+    } else {
+        Err(TokenError::WrongType)
     }
 }
 

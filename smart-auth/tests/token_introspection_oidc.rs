@@ -228,6 +228,45 @@ fn sender_constrained_response_needs_its_proof() {
 }
 
 #[test]
+fn only_an_access_token_is_accepted() {
+    // RFC 7662 §2.2 `token_type` is an access token's type (RFC 6749 §5.1, case-insensitive).
+    // Authorization servers answer `active` for their refresh tokens too, naming them so: one
+    // presented as an access token is refused, not read for its scopes.
+    for accepted in ["Bearer", "bearer", "access_token"] {
+        let mut a = active();
+        a["token_type"] = json!(accepted);
+        assert!(parse(&a).is_ok(), "{accepted}");
+    }
+    for other in [
+        "refresh_token",
+        "id_token",
+        "N_A",
+        "mac",
+        "urn:ietf:params:oauth:token-type:refresh_token",
+    ] {
+        let mut a = active();
+        a["token_type"] = json!(other);
+        assert_eq!(parse(&a), Err(TokenError::WrongType), "{other}");
+    }
+    let mut mistyped = active();
+    mistyped["token_type"] = json!(["Bearer"]);
+    assert_failed(parse(&mistyped), "a token_type that is no string");
+    // A token the server calls DPoP-bound without naming its key cannot have its proof checked
+    // (RFC 9449 §6.2): the answer is unusable, neither a bearer token nor a checkable one.
+    let mut dpop = active();
+    dpop["token_type"] = json!("DPoP");
+    let constrained =
+        Introspector::new(ISS, AUD).parse_constrained_response(dpop.to_string().as_bytes(), NOW);
+    assert_failed(constrained, "token_type DPoP without cnf");
+    assert_failed(parse(&dpop), "token_type DPoP without cnf, as Bearer");
+    dpop["cnf"] = json!({ "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" });
+    assert!(Introspector::new(ISS, AUD)
+        .parse_constrained_response(dpop.to_string().as_bytes(), NOW)
+        .is_ok());
+    assert_eq!(parse(&dpop), Err(TokenError::DpopRequired));
+}
+
+#[test]
 fn cache_bounds() {
     let cache = IntrospectionCache::new(100, ttl(60), negative(5));
     let ctx = Arc::new(parse(&active()).unwrap());
