@@ -179,6 +179,76 @@ fn instance_operations_run_as_searches_stay_in_the_compartment() {
     );
 }
 
+/// A host operation registered as a search runs its criteria as one: a chain or `_has` through
+/// a type the token may not search is the oracle of smart.md §12.7 (hapi-fhir#6065), a
+/// criterion naming another patient is refused (§9), and so are the parameters no search
+/// takes (`_filter`). Those were never looked at: `Observation/$lastn?subject:Patient.name=x`
+/// ran under `patient/Observation.rs` alone. The operation's own parameters (`$lastn`'s
+/// `max`), which are no search parameters, are the host's.
+#[test]
+fn operations_run_as_searches_decide_their_criteria() {
+    let policy = DecisionPolicy::default().with_operation("lastn", OperationRule::AsSearch);
+    let obs = "patient/Observation.rs";
+    let traversed = |q: &str| {
+        let ctx = smart_auth::testing::policy::context(
+            "patient/Observation.rs patient/Patient.rs",
+            Some("123"),
+            None,
+        );
+        let req = smart_auth::testing::policy::request(&format!("GET Observation/$lastn?{q}"));
+        let permit = Authorizer::new(policy.clone())
+            .decide(&ctx, &req)
+            .into_result()
+            .unwrap();
+        permit.traversed_types().to_vec()
+    };
+    assert_table(
+        &Authorizer::new(policy.clone()),
+        &[
+            p(obs, "GET Observation/$lastn?max=3&code=1234-5", Narrow),
+            p(
+                obs,
+                "GET Observation/$lastn?subject:Patient.name=smith",
+                Forbidden,
+            ),
+            p(
+                obs,
+                "GET Observation/$lastn?_has:Provenance:target:agent=Practitioner/1",
+                Forbidden,
+            ),
+            p(obs, "GET Observation/$lastn?patient=Patient/456", Forbidden),
+            p(obs, "GET Observation/$lastn?subject=123", Narrow),
+            p(
+                obs,
+                "GET Observation/$lastn?_filter=code%20eq%201",
+                BadRequest,
+            ),
+            p(obs, "GET Observation/$lastn?code:nonsense=1", BadRequest),
+            p(obs, "GET Observation/$lastn?_type=Condition", BadRequest),
+            p(
+                obs,
+                "GET Observation/$lastn?_include=Observation:nonsense",
+                BadRequest,
+            ),
+            s(
+                "system/Observation.rs",
+                "GET Observation/$lastn?subject:Patient.name=smith",
+                Forbidden,
+            ),
+            s(
+                "system/*.rs",
+                "GET Observation/$lastn?subject:Patient.name=smith",
+                Allow,
+            ),
+        ],
+    );
+    // A granted chain is allowed, its traversed type given to the host to narrow.
+    assert_eq!(
+        traversed("subject:Patient.name=smith"),
+        [fhir_types::ResourceType::Patient]
+    );
+}
+
 /// The Bulk Data IG's servers SHALL take the kick-off by GET and MAY by POST, with the
 /// parameters in a Parameters body, which this request model does not read: a POST kick-off
 /// would carry `_type` and `_typeFilter` past every check above, so it is refused (405).

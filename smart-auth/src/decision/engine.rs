@@ -396,7 +396,8 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
             Some(OperationRule::AsRead) => read_like(permit, Permissions::READ),
             Some(OperationRule::AsSearch) => match ty {
                 Some(ty) => {
-                    let permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
+                    let mut permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
+                    search::check_operation_query(&mut permit, ty, req.query())?;
                     // On an instance it runs on that instance: one out of reach is missing.
                     if let Some(id) = req.id() {
                         if !may_hold_instance(&permit, ty, id, Permissions::SEARCH) {

@@ -123,8 +123,10 @@ where
 pub enum OperationRule {
     /// Like a read of the instance (or a search of the type at type level): `r`/`s` + checks.
     AsRead,
-    /// Like a search of the type; invoked on an instance, that instance must also be one a
-    /// granting compartment can hold (otherwise it is not found, as a read of it would be).
+    /// Like a search of the type, its criteria, chains, `_has` and includes decided as a
+    /// search's (parameters no search takes and not starting with `_` are the operation's own,
+    /// for the host); invoked on an instance, that instance must also be one a granting
+    /// compartment can hold (otherwise it is not found, as a read of it would be).
     AsSearch,
     /// Like an update of the instance (instance level only: refused at type or system level).
     AsUpdate,

@@ -246,6 +246,29 @@ pub(super) fn check_typed_params(
     check_params(permit, ty, query)
 }
 
+/// The query of a host operation run as a search of `ty` ([`OperationRule::AsSearch`](super::OperationRule::AsSearch)):
+/// decided as a search's, chains, `_has` and includes included (traversed types granted `s`,
+/// for the host to narrow). A plain parameter that no search of `ty` takes and that is not a
+/// control (`_…`) is the operation's own (`$lastn`'s `max`): the host's to read.
+pub(super) fn check_operation_query(
+    permit: &mut Permit,
+    ty: ResourceType,
+    query: &Query,
+) -> Result<(), Denial> {
+    let searched = Query {
+        params: query
+            .params
+            .iter()
+            .filter(|p| p.is_chained() || p.code().starts_with('_') || known(ty, p))
+            .cloned()
+            .collect(),
+        ..query.clone()
+    };
+    check_typed_params(permit, ty, &searched)?;
+    check_traversals(permit, ty, &searched)?;
+    check_includes(permit, &searched)
+}
+
 /// Parameter checks shared by searches and conditional match criteria.
 pub(super) fn check_params(permit: &Permit, ty: ResourceType, query: &Query) -> Result<(), Denial> {
     for p in &query.params {
