@@ -10,11 +10,12 @@
 //! was returned and whose data it was, and a [`RequestInfo`] in the request's (from an outer
 //! layer that knows the peer address and the request id) to record those.
 //!
-//! Audit records go to a hook. [`SecureFhirLayer::new`] hands them over and moves on (the hook
-//! buffers them); [`SecureFhirLayer::durable`] awaits the hook's future before the response
-//! leaves, and answers a 503 instead of the service's response when the record could not be
-//! kept: audit.md §8.6's fail-closed policy for disclosures. Refusals disclose nothing and are
-//! answered whatever the hook says.
+//! Audit records go to a hook. [`SecureFhirLayer::durable`] awaits the hook's future before the
+//! response leaves, and answers a 503 instead of the service's response when the record could
+//! not be kept: audit.md §8.6's fail-closed policy for disclosures. Refusals disclose nothing
+//! and are answered whatever the hook says. [`SecureFhirLayer::dangerous_buffered`] hands
+//! records over and moves on: a record the hook then loses goes unnoticed while the
+//! disclosures go on, so it is an explicit opt-out of that policy.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,7 +33,8 @@ use crate::{Authorized, Rejection, SecureFhir};
 
 /// The current time, supplied by the host (the library reads no clock).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-/// Where the layer sends audit records, without waiting ([`SecureFhirLayer::new`]).
+/// Where the layer sends audit records, without waiting
+/// ([`SecureFhirLayer::dangerous_buffered`]).
 pub type AuditHook = Arc<dyn Fn(fhir_audit::AuditRecord) + Send + Sync>;
 /// Why an audit record could not be kept.
 pub type AuditError = Box<dyn std::error::Error + Send + Sync>;
@@ -70,14 +72,32 @@ pub struct SecureFhirLayer {
 }
 
 impl SecureFhirLayer {
-    /// A layer deciding with `facade`, reading time from `clock`, handing each audit record to
-    /// `audit` without waiting for it to be kept.
-    pub fn new(facade: Arc<SecureFhir>, clock: Clock, audit: AuditHook) -> SecureFhirLayer {
+    /// Dangerous: a layer deciding with `facade`, reading time from `clock`, handing each
+    /// audit record to `audit` without waiting for it to be kept. Nothing tells the layer when
+    /// the hook loses a record (a full queue, a failed disk), so disclosures go on unrecorded:
+    /// audit.md §8.6 allows that only when configured so. Use [`SecureFhirLayer::durable`]
+    /// unless the hook keeps each record before it returns (e.g. an in-memory list in tests)
+    /// or the host accepts losing records.
+    pub fn dangerous_buffered(
+        facade: Arc<SecureFhir>,
+        clock: Clock,
+        audit: AuditHook,
+    ) -> SecureFhirLayer {
         SecureFhirLayer {
             facade,
             clock,
             audit: Audit::Buffered(audit),
         }
+    }
+
+    /// The former name of [`SecureFhirLayer::dangerous_buffered`], which does not wait for
+    /// audit records to be kept.
+    #[deprecated(
+        since = "0.1.0",
+        note = "records go unchecked: use `SecureFhirLayer::durable` (fail closed, audit.md §8.6), or `dangerous_buffered` to opt out"
+    )]
+    pub fn new(facade: Arc<SecureFhir>, clock: Clock, audit: AuditHook) -> SecureFhirLayer {
+        SecureFhirLayer::dangerous_buffered(facade, clock, audit)
     }
 
     /// A layer that awaits `audit`'s future for each record before the response leaves. When

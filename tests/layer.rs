@@ -24,7 +24,7 @@ type Records = Arc<Mutex<Vec<fhir_audit::AuditRecord>>>;
 fn recording_layer(facade: SecureFhir) -> (SecureFhirLayer, Records) {
     let records = Records::default();
     let sink = Arc::clone(&records);
-    let layer = SecureFhirLayer::new(
+    let layer = SecureFhirLayer::dangerous_buffered(
         Arc::new(facade),
         Arc::new(|| chrono::Utc.timestamp_opt(NOW, 0).unwrap()),
         Arc::new(move |r| sink.lock().unwrap().push(r)),
