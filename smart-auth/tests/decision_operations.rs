@@ -242,6 +242,35 @@ fn operations_run_as_searches_decide_their_criteria() {
             ),
         ],
     );
+    // At system level there is no type to decide a chain or `_has` on: refused, as in a
+    // system search without `_type`; the common parameters are decided.
+    let system = DecisionPolicy::default().with_operation("lastn", OperationRule::AsSearch);
+    assert_table(
+        &Authorizer::new(system),
+        &[
+            p(
+                "patient/*.rs",
+                "GET $lastn?max=3&_lastUpdated=gt2024",
+                Allowed,
+            ),
+            p(
+                "patient/*.rs",
+                "GET $lastn?subject:Patient.name=smith",
+                BadRequest,
+            ),
+            p(
+                "patient/*.rs",
+                "GET $lastn?_has:Observation:patient:code=1",
+                BadRequest,
+            ),
+            p("patient/*.rs", "GET $lastn?_filter=x", BadRequest),
+            p(
+                "patient/*.rs",
+                "GET $lastn?_include=Observation:nonsense",
+                BadRequest,
+            ),
+        ],
+    );
     // A granted chain is allowed, its traversed type given to the host to narrow.
     assert_eq!(
         traversed("subject:Patient.name=smith"),

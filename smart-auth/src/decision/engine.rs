@@ -397,7 +397,7 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
             Some(OperationRule::AsSearch) => match ty {
                 Some(ty) => {
                     let mut permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
-                    search::check_operation_query(&mut permit, ty, req.query())?;
+                    search::check_operation_query(&mut permit, Some(ty), req.query())?;
                     // On an instance it runs on that instance: one out of reach is missing.
                     if let Some(id) = req.id() {
                         if !may_hold_instance(&permit, ty, id, Permissions::SEARCH) {
@@ -406,10 +406,11 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
                     }
                     Ok(finish(permit))
                 }
-                None => Ok(finish(search::require_all_types(
-                    permit,
-                    Permissions::SEARCH,
-                )?)),
+                None => {
+                    let mut permit = search::require_all_types(permit, Permissions::SEARCH)?;
+                    search::check_operation_query(&mut permit, None, req.query())?;
+                    Ok(finish(permit))
+                }
             },
             Some(OperationRule::AsUpdate) => read_like(permit, Permissions::UPDATE),
             Some(OperationRule::NoDataAccess) => Ok(Decision::Allow(permit)),

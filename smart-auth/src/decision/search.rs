@@ -246,26 +246,41 @@ pub(super) fn check_typed_params(
     check_params(permit, ty, query)
 }
 
-/// The query of a host operation run as a search of `ty` ([`OperationRule::AsSearch`](super::OperationRule::AsSearch)):
-/// decided as a search's, chains, `_has` and includes included (traversed types granted `s`,
-/// for the host to narrow). A plain parameter that no search of `ty` takes and that is not a
+/// The query of a host operation run as a search of `ty`, or of every type at system level
+/// ([`OperationRule::AsSearch`](super::OperationRule::AsSearch)): decided as a search's,
+/// chains, `_has` and includes included (traversed types granted `s`, for the host to
+/// narrow). Without a type there is nothing to decide a chain or `_has` on: refused, as in a
+/// system search without `_type`. A plain parameter that no search takes and that is not a
 /// control (`_…`) is the operation's own (`$lastn`'s `max`): the host's to read.
 pub(super) fn check_operation_query(
     permit: &mut Permit,
-    ty: ResourceType,
+    ty: Option<ResourceType>,
     query: &Query,
 ) -> Result<(), Denial> {
+    let searched = |p: &&SearchParam| {
+        p.is_chained() || p.code().starts_with('_') || ty.is_some_and(|t| known(t, p))
+    };
     let searched = Query {
-        params: query
-            .params
-            .iter()
-            .filter(|p| p.is_chained() || p.code().starts_with('_') || known(ty, p))
-            .cloned()
-            .collect(),
+        params: query.params.iter().filter(searched).cloned().collect(),
         ..query.clone()
     };
-    check_typed_params(permit, ty, &searched)?;
-    check_traversals(permit, ty, &searched)?;
+    match ty {
+        Some(ty) => {
+            check_typed_params(permit, ty, &searched)?;
+            check_traversals(permit, ty, &searched)?;
+        }
+        None => {
+            if !searched.has.is_empty() {
+                return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+            }
+            for p in &searched.params {
+                let def = system_search_param(p.code())
+                    .filter(|_| COMMON_PARAMS.contains(&p.code()) && !p.is_chained())
+                    .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+                modifier::check(def, p.modifier(), &p.value)?;
+            }
+        }
+    }
     check_includes(permit, &searched)
 }
 
