@@ -299,6 +299,13 @@ fn query_parsing() {
     assert_eq!(q.summary, Some(Summary::Count));
     assert_eq!(q.elements, ["id", "code"]);
     assert_eq!(q.controls, [("_sort".to_owned(), "-date".to_owned())]);
+    // A host's paging cursor is a result control, not a criterion (history takes none).
+    let paged = classify("GET", "/fhir/Observation/_history?_count=2&_cursor=41.37").unwrap();
+    assert!(paged.query().params.is_empty());
+    assert_eq!(
+        paged.query().controls,
+        [("_cursor".to_owned(), "41.37".to_owned())]
+    );
     let sorted = classify(
         "GET",
         "/fhir/Observation?_sort=status,-date,_lastUpdated,value-quantity",

@@ -187,19 +187,7 @@ fn assert_history_counts(s: &Server, token: &str, path: &str, visible: usize) {
             let page = h.json();
             assert_eq!(page["total"], visible, "{page_path}: {page}");
             seen += page["entry"].as_array().map_or(0, Vec::len);
-            next = page["link"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|l| l["relation"] == "next")
-                .map(|l| {
-                    l["url"]
-                        .as_str()
-                        .unwrap()
-                        .strip_prefix(&s.base)
-                        .unwrap()
-                        .to_owned()
-                });
+            next = s.next_page(&page);
         }
         assert_eq!(seen, visible, "{path}?_count={count}");
     }

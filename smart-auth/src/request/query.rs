@@ -108,7 +108,8 @@ pub struct Query {
     /// `_elements`.
     pub elements: Vec<String>,
     /// Other result parameters kept verbatim: `_sort`, `_total`, `_since`, `_at`, `_offset`,
-    /// `_format`, `_pretty`.
+    /// `_format`, `_pretty`, and `_cursor` (where a host's paging link continues: a position
+    /// in what the request's own criteria select, never a criterion).
     pub controls: Vec<(String, String)>,
 }
 
@@ -173,9 +174,8 @@ impl Query {
                 }
             }
             "_sort" if !is_sort_list(value) => return Err(bad()),
-            "_sort" | "_total" | "_since" | "_at" | "_offset" | "_format" | "_pretty" => {
-                self.controls.push((name.to_owned(), value.to_owned()))
-            }
+            "_sort" | "_total" | "_since" | "_at" | "_offset" | "_cursor" | "_format"
+            | "_pretty" => self.controls.push((name.to_owned(), value.to_owned())),
             _ if name.starts_with("_include") || name.starts_with("_revinclude") => {
                 self.includes.push(include(name, value)?)
             }

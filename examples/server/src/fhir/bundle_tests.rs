@@ -177,7 +177,15 @@ fn statuses(outcome: &Outcome) -> Vec<String> {
 
 fn observations(store: &Store) -> Vec<Value> {
     store
-        .read(|tx| tx.history(store::HistoryScope::Type("Observation"), &[], 0, 100))
+        .read(|tx| {
+            tx.history(
+                store::HistoryScope::Type("Observation"),
+                &[],
+                store::SeqWindow::ALL,
+                0,
+                100,
+            )
+        })
         .unwrap()
         .1
         .into_iter()

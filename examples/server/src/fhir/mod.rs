@@ -4,6 +4,7 @@ pub mod access;
 pub mod bundle;
 pub mod capability;
 pub mod conditional;
+pub mod cursor;
 pub mod json;
 pub mod model;
 pub mod not_modified;

@@ -12,9 +12,9 @@ use serde_json::Value;
 use super::access::Access;
 use super::outcome::{Done, Fail, Outcome, Payload, Return};
 use super::route::Route;
-use super::{capability, conditional, not_modified, patch, searching};
+use super::{capability, conditional, cursor, not_modified, patch, searching};
 use crate::store::query::Clause;
-use crate::store::{self, HistoryScope, Tx, Version};
+use crate::store::{self, HistoryScope, SeqWindow, Tx, Version};
 
 /// Resource types no client may create, change or delete: the audit trail is append-only.
 pub const APPEND_ONLY: &[&str] = &["AuditEvent"];
@@ -488,13 +488,53 @@ fn version_visible(tx: &Tx<'_>, env: &Env<'_>, v: &Version) -> Result<bool, Fail
     }
 }
 
+/// `_count`, `_offset` and `_cursor` (a [`cursor`] this server's own `next` link carries) of a
+/// history request.
+fn history_paging(query: &[(String, String)]) -> Result<(usize, usize, Option<SeqWindow>), Fail> {
+    const BAD: Fail = Fail::bad_request("Invalid paging parameter");
+    let (cursors, rest): (Vec<_>, Vec<_>) =
+        query.iter().cloned().partition(|(k, _)| k == "_cursor");
+    let (count, offset) = searching::paging(&rest)?;
+    let window = match cursors.as_slice() {
+        [] => None,
+        [(_, v)] => Some(cursor::open(v).ok_or(BAD)?),
+        _ => return Err(BAD),
+    };
+    Ok((count, offset, window))
+}
+
+/// The versions in `all` the caller may see.
+fn visible(tx: &Tx<'_>, env: &Env<'_>, all: Vec<Version>) -> Result<Vec<Version>, Fail> {
+    let mut shown = Vec::new();
+    for v in all {
+        if version_visible(tx, env, &v)? {
+            shown.push(v);
+        }
+    }
+    Ok(shown)
+}
+
 fn history(
     tx: &Tx<'_>,
     env: &Env<'_>,
     scope: HistoryScope<'_>,
     query: &[(String, String)],
 ) -> Outcome {
-    let (count, offset) = searching::paging(query)?;
+    let (count, offset, cursor) = history_paging(query)?;
+    // The pages run over the versions there were at the first page, and each `next` link
+    // continues after the last row of its page: writes while a client pages neither shift
+    // versions onto a later page again nor past it (FHIR R4 http.html, paging).
+    let window = match cursor {
+        Some(window) => window,
+        None => SeqWindow {
+            newest: tx.newest_seq()?,
+            older_than: None,
+        },
+    };
+    let every = SeqWindow {
+        older_than: None,
+        ..window
+    };
     let types = match scope {
         HistoryScope::System => visible_types(env.access),
         _ => None,
@@ -503,9 +543,9 @@ fn history(
         HistoryScope::Type(t) => env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?,
         _ => Vec::new(),
     };
-    let fetch = |offset: usize, count: usize| match (&scope, &types) {
-        (HistoryScope::System, Some(types)) => tx.history_of_types(types, offset, count),
-        _ => tx.history(scope, &clauses, offset, count),
+    let fetch = |window: SeqWindow, offset: usize, count: usize| match (&scope, &types) {
+        (HistoryScope::System, Some(types)) => tx.history_of_types(types, window, offset, count),
+        _ => tx.history(scope, &clauses, window, offset, count),
     };
     let restricted = match scope {
         HistoryScope::Instance(t, _) | HistoryScope::Type(t) => {
@@ -518,21 +558,36 @@ fn history(
     // caller's). Then every version is checked, not one page, so that the total and the
     // paging links count only what shows; past the cap, pages are checked one by one.
     let checked = match restricted {
-        true => Some(fetch(0, MAX_CHECKED_VERSIONS)?),
+        true => Some(fetch(every, 0, MAX_CHECKED_VERSIONS)?),
         false => None,
     };
-    let (total, page) = match checked {
+    let (total, more, page) = match checked {
         Some((total, all)) if total <= MAX_CHECKED_VERSIONS => {
-            let mut shown = Vec::new();
-            for v in all {
-                if version_visible(tx, env, &v)? {
-                    shown.push(v);
-                }
-            }
+            let shown = visible(tx, env, all)?;
             let total = shown.len();
-            (total, shown.into_iter().skip(offset).take(count).collect())
+            let listed = match window.older_than {
+                Some(_) => visible(tx, env, fetch(window, 0, MAX_CHECKED_VERSIONS)?.1)?,
+                None => shown,
+            };
+            let more = listed.len() > offset + count;
+            (
+                total,
+                more,
+                listed.into_iter().skip(offset).take(count).collect(),
+            )
         }
-        _ => fetch(offset, count)?,
+        _ => {
+            let (listed, page) = fetch(window, offset, count)?;
+            let total = match window.older_than {
+                Some(_) => fetch(every, 0, 0)?.0,
+                None => listed,
+            };
+            (total, listed > offset + page.len(), page)
+        }
+    };
+    let last = match page.last() {
+        Some(v) if more => tx.seq_of(v)?,
+        _ => None,
     };
     let mut entries = Vec::new();
     let mut touched = Vec::new();
@@ -556,14 +611,32 @@ fn history(
         listed: total,
         shown: !filtered,
     };
+    let cursor = |older_than: Option<i64>| {
+        let at = SeqWindow {
+            older_than,
+            ..window
+        };
+        vec![("_cursor".to_owned(), cursor::seal(at))]
+    };
+    let next_at = last.map(|l| cursor(Some(l)));
+    let next = match (&next_at, more) {
+        (Some(at), _) => searching::Next::At(at),
+        // AuditEvents are not in the history table: their pages go by offset.
+        (None, true) => searching::Next::Offset,
+        (None, false) => searching::Next::End,
+    };
+    let page = searching::Page {
+        count,
+        offset,
+        next,
+    };
     let bundle = searching::bundle(
         "history",
         env.base,
         &path,
-        &[],
+        &cursor(window.older_than),
         total,
-        count,
-        offset,
+        page,
         entries,
     );
     let mut done = Done::bundle(bundle);

@@ -118,8 +118,7 @@ pub fn search(
         &spec.link_params,
         Total::shown(total),
         // A count-only answer has no pages to link to.
-        count,
-        spec.offset,
+        Page::at(count, spec.offset),
         entries,
     ));
     done.touched = touched;
@@ -265,8 +264,7 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
         &format!("Patient/{id}/$everything"),
         &[],
         total,
-        count,
-        offset,
+        Page::at(count, offset),
         page,
     ));
     done.touched = touched;
@@ -353,34 +351,80 @@ impl Total {
     }
 }
 
+/// Where a Bundle's `next` link leads.
+#[derive(Debug, Clone, Copy)]
+pub enum Next<'a> {
+    /// `_offset` past the page, while the total lies beyond it.
+    Offset,
+    /// These parameters (besides `_count`, without `_offset`): where the next page starts.
+    At(&'a [(String, String)]),
+    /// Nowhere: the page is the last.
+    End,
+}
+
+/// One page of a Bundle: its size and position, and where the next one starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Page<'a> {
+    /// `_count`.
+    pub count: usize,
+    /// `_offset`.
+    pub offset: usize,
+    /// The `next` link.
+    pub next: Next<'a>,
+}
+
+impl Page<'_> {
+    /// The page of `count` at `offset`, the next one past it.
+    pub fn at(count: usize, offset: usize) -> Page<'static> {
+        Page {
+            count,
+            offset,
+            next: Next::Offset,
+        }
+    }
+}
+
 /// A Bundle of `kind` with `self`/`next`/`previous` links built from the configured base (never
 /// from request headers).
-#[allow(clippy::too_many_arguments)]
 pub fn bundle(
     kind: &str,
     base: &str,
     path: &str,
     params: &[(String, String)],
     total: Total,
-    count: usize,
-    offset: usize,
+    page: Page<'_>,
     entries: Vec<Entry>,
 ) -> Spliced {
-    let link = |offset: usize| {
+    let Page {
+        count,
+        offset,
+        next,
+    } = page;
+    let link = |params: &[(String, String)], offset: Option<usize>| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in params {
             q.append_pair(k, v);
         }
         q.append_pair("_count", &count.to_string());
-        q.append_pair("_offset", &offset.to_string());
+        if let Some(offset) = offset {
+            q.append_pair("_offset", &offset.to_string());
+        }
         format!("{base}/{path}?{}", q.finish())
     };
-    let mut links = vec![json!({"relation": "self", "url": link(offset)})];
-    if count > 0 && offset + count < total.listed {
-        links.push(json!({"relation": "next", "url": link(offset + count)}));
+    let mut links = vec![json!({"relation": "self", "url": link(params, Some(offset))})];
+    let next = match next {
+        Next::Offset if count > 0 && offset + count < total.listed => {
+            Some(link(params, Some(offset + count)))
+        }
+        Next::At(at) if count > 0 => Some(link(at, None)),
+        _ => None,
+    };
+    if let Some(url) = next {
+        links.push(json!({"relation": "next", "url": url}));
     }
     if offset > 0 && count > 0 {
-        links.push(json!({"relation": "previous", "url": link(offset.saturating_sub(count))}));
+        let previous = link(params, Some(offset.saturating_sub(count)));
+        links.push(json!({"relation": "previous", "url": previous}));
     }
     let mut b = json!({
         "resourceType": "Bundle",

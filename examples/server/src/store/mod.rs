@@ -248,7 +248,53 @@ pub enum HistoryScope<'a> {
     System,
 }
 
+/// The history rows one page of a history may show, by their `seq` (the order versions were
+/// written in): none newer than `newest`, the last when the first page was read, so that later
+/// writes do not shift the pages; and only those older than `older_than`, the last row of the
+/// page before, so that versions leaving the query do not either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqWindow {
+    /// The newest row shown.
+    pub newest: i64,
+    /// Only rows older than this one.
+    pub older_than: Option<i64>,
+}
+
+impl SeqWindow {
+    /// Every row.
+    pub const ALL: SeqWindow = SeqWindow {
+        newest: i64::MAX,
+        older_than: None,
+    };
+
+    /// The condition on `h.seq`, binding its values to `args`.
+    fn sql(&self, args: &mut Vec<Sql>) -> String {
+        let newest = query::bind(args, Sql::Integer(self.newest));
+        let older = query::bind(args, Sql::Integer(self.older_than.unwrap_or(i64::MAX)));
+        format!("h.seq <= {newest} AND h.seq < {older}")
+    }
+}
+
 impl Tx<'_> {
+    /// The `seq` of the newest history row (0 when there is none).
+    pub fn newest_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM history")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// The `seq` of the history row of `v` (`None` for versions kept elsewhere: AuditEvents).
+    pub fn seq_of(&self, v: &Version) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT seq FROM history WHERE rtype = ?1 AND id = ?2 AND version = ?3",
+            )?
+            .query_row(rusqlite::params![v.rtype, v.id, v.version], |r| r.get(0))
+            .optional()?)
+    }
+
     /// The current version (possibly a deletion) of `rtype/id`.
     pub fn current(&self, rtype: &str, id: &str) -> Result<Option<Version>> {
         if rtype == AUDIT_EVENT {
@@ -449,12 +495,14 @@ impl Tx<'_> {
         self.page(&from, "c", "c.created_seq", args, offset, count)
     }
 
-    /// Versions in `scope`, newest first, restricted (for type and system history) to
-    /// resources whose current version satisfies `clauses`.
+    /// Versions in `scope` and `window` (AuditEvents: in `scope` only), newest first,
+    /// restricted (for type and system history) to resources whose current version satisfies
+    /// `clauses`.
     pub fn history(
         &self,
         scope: HistoryScope<'_>,
         clauses: &[Clause],
+        window: SeqWindow,
         offset: usize,
         count: usize,
     ) -> Result<(usize, Vec<Version>)> {
@@ -483,8 +531,9 @@ impl Tx<'_> {
         };
         let from = format!(
             "FROM history h JOIN current c ON c.rtype = h.rtype AND c.id = h.id \
-             WHERE {scope_sql} AND {}",
-            history_where(scope, clauses, &mut args)
+             WHERE {scope_sql} AND {} AND {}",
+            history_where(scope, clauses, &mut args),
+            window.sql(&mut args)
         );
         self.page(&from, "h", "h.seq DESC", args, offset, count)
     }
@@ -492,10 +541,11 @@ impl Tx<'_> {
     /// Versions of the listed types, newest first, each type restricted to resources whose
     /// current version satisfies its clauses: the system history of a caller who may not see
     /// every resource, narrowed in the query like a type's history (so that its total and
-    /// paging count only what the caller may see).
+    /// paging count only what the caller may see), in `window`.
     pub fn history_of_types(
         &self,
         types: &[(String, Vec<Clause>)],
+        window: SeqWindow,
         offset: usize,
         count: usize,
     ) -> Result<(usize, Vec<Version>)> {
@@ -508,8 +558,10 @@ impl Tx<'_> {
             })
             .collect();
         let from = format!(
-            "FROM history h JOIN current c ON c.rtype = h.rtype AND c.id = h.id WHERE {}",
-            query::any(ors)
+            "FROM history h JOIN current c ON c.rtype = h.rtype AND c.id = h.id \
+             WHERE ({}) AND {}",
+            query::any(ors),
+            window.sql(&mut args)
         );
         self.page(&from, "h", "h.seq DESC", args, offset, count)
     }

@@ -77,7 +77,13 @@ fn versions_and_history() {
         assert_eq!(tx.version("Patient", "p1", 1).unwrap().unwrap().version, 1);
         assert_eq!(tx.last_live("Patient", "p1").unwrap().unwrap().version, 2);
         let (total, page) = tx
-            .history(HistoryScope::Instance("Patient", "p1"), &[], 0, 10)
+            .history(
+                HistoryScope::Instance("Patient", "p1"),
+                &[],
+                SeqWindow::ALL,
+                0,
+                10,
+            )
             .unwrap();
         assert_eq!(total, 3);
         assert_eq!(page[0].version, 3);
@@ -352,7 +358,13 @@ fn a_page_that_is_not_full_gives_the_total() {
                 assert_eq!(total, 2, "offset {offset} count {count}");
                 assert_eq!(page.len(), count.min(2usize.saturating_sub(offset)));
                 let (total, _) = tx
-                    .history(HistoryScope::Type("Observation"), &[], offset, count)
+                    .history(
+                        HistoryScope::Type("Observation"),
+                        &[],
+                        SeqWindow::ALL,
+                        offset,
+                        count,
+                    )
                     .unwrap();
                 assert_eq!(total, 2, "history offset {offset} count {count}");
             }
@@ -377,7 +389,9 @@ fn type_history_is_driven_like_a_search_and_finds_the_same() {
     store.read(|tx| {
         for query in sample_queries() {
             let scope = HistoryScope::Type(&query.resource_type);
-            let (total, page) = tx.history(scope, &query.clauses, 0, 100).unwrap();
+            let (total, page) = tx
+                .history(scope, &query.clauses, SeqWindow::ALL, 0, 100)
+                .unwrap();
             let mut args = vec![rusqlite::types::Value::Text(query.resource_type.clone())];
             let cond = where_sql(&query.clauses, &mut args);
             let from = format!(

@@ -180,6 +180,18 @@ impl Server {
         )
     }
 
+    /// The path below `/fhir` of a Bundle's `next` link, if it has one.
+    pub fn next_page(&self, bundle: &serde_json::Value) -> Option<String> {
+        bundle["link"]
+            .as_array()?
+            .iter()
+            .find(|l| l["relation"] == "next")
+            .map(|l| {
+                let url = l["url"].as_str().unwrap();
+                url.strip_prefix(&self.base).unwrap().to_owned()
+            })
+    }
+
     /// Stops the server and starts it again with the same arguments (and files), on a new
     /// port.
     pub fn restart(&mut self) {
