@@ -9,7 +9,9 @@ use std::fmt;
 pub enum ErrorKind {
     /// The bytes are not well-formed JSON (bad token, missing comma, unterminated string, ...).
     Syntax,
-    /// A string is not valid UTF-8, or an escape sequence is malformed (including lone surrogates).
+    /// A string is not valid UTF-8, holds a control character (raw, or escaped other than tab,
+    /// LF and CR: R4 strings should not hold them), or an escape sequence is malformed
+    /// (including lone surrogates).
     InvalidString,
     /// The document continues after the resource's closing brace.
     TrailingData,

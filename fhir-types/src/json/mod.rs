@@ -4,7 +4,9 @@
 //! back. The functions are not generic, so calling them costs a host crate no extra compile time.
 //!
 //! Parsing is strict by default: unknown elements, duplicate keys, two variants of one choice
-//! element, a wrong or missing `resourceType`, malformed primitives (per the R4 regexes), empty
+//! element, a wrong or missing `resourceType`, malformed primitives (per the R4 regexes, and an
+//! integer `-0`, which an `i32` could not write back), control characters in strings other
+//! than tab, LF and CR (escaped too: R4 strings should not hold them), empty
 //! objects, arrays and strings, elements holding only an id (ele-1), extensions with both or
 //! neither a value and nested extensions (ext-1), and missing required elements are all
 //! rejected with a [`ParseError`] that names the JSON path. Nesting depth, string and number

@@ -311,8 +311,6 @@ impl<'a> Parser<'a> {
                         Some(b'"') => buf.push(b'"'),
                         Some(b'\\') => buf.push(b'\\'),
                         Some(b'/') => buf.push(b'/'),
-                        Some(b'b') => buf.push(8),
-                        Some(b'f') => buf.push(12),
                         Some(b'n') => buf.push(b'\n'),
                         Some(b'r') => buf.push(b'\r'),
                         Some(b't') => buf.push(b'\t'),
@@ -336,11 +334,19 @@ impl<'a> Parser<'a> {
                             } else {
                                 hi
                             };
+                            if c < 0x20 && !matches!(c, 0x09 | 0x0a | 0x0d) {
+                                self.pos = i - 6;
+                                return Err(self.escaped_control());
+                            }
                             let ch = char::from_u32(c).ok_or_else(|| {
                                 self.err(ErrorKind::InvalidString, "lone surrogate")
                             })?;
                             let mut tmp = [0u8; 4];
                             buf.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
+                        }
+                        Some(b'b' | b'f') => {
+                            self.pos = i - 2;
+                            return Err(self.escaped_control());
                         }
                         _ => {
                             self.pos = i - 2;
@@ -364,6 +370,16 @@ impl<'a> Parser<'a> {
         self.pos = i + 1;
         self.check_len(buf.len())?;
         String::from_utf8(buf).map_err(|_| self.err(ErrorKind::InvalidString, "invalid UTF-8"))
+    }
+
+    /// A control character other than tab, LF and CR written as an escape: R4 strings "SHOULD
+    /// NOT" hold them (datatypes.html, string), and strict parsing refuses them, as it does
+    /// them raw (which JSON forbids).
+    fn escaped_control(&self) -> ParseError {
+        self.err(
+            ErrorKind::InvalidString,
+            "escaped control character in string",
+        )
     }
 
     fn hex4(&self, at: usize) -> Result<u32> {

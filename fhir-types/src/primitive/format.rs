@@ -91,7 +91,11 @@ pub(crate) fn is_base64(s: &str) -> bool {
     let mut n = 0usize;
     let mut pad = 0usize;
     for b in s.bytes() {
+        // Whitespace only between quartets: `(\s*([0-9a-zA-Z\+/=]){4}\s*)+`.
         if is_ws(b) {
+            if !n.is_multiple_of(4) {
+                return false;
+            }
             continue;
         }
         match b {

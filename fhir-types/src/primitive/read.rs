@@ -109,9 +109,13 @@ fn integer_text<'a>(p: &mut Parser<'a>, what: &str) -> Result<&'a str> {
     Ok(text)
 }
 
-/// Reads a FHIR `integer` (32-bit signed).
+/// Reads a FHIR `integer` (32-bit signed). `-0` matches R4's regex but an `i32` cannot keep
+/// it apart from `0`: refused rather than written back as `0` (the round trip is lossless).
 pub(crate) fn integer(p: &mut Parser<'_>) -> Result<i32> {
     let text = integer_text(p, "integer")?;
+    if text == "-0" {
+        return Err(p.err(ErrorKind::InvalidPrimitive, "integer -0: write 0"));
+    }
     text.parse()
         .map_err(|_| p.err(ErrorKind::InvalidPrimitive, "integer out of 32-bit range"))
 }
