@@ -99,3 +99,33 @@ fn includes_still_take_read_or_search() {
         .narrowing_for(ResourceType::Patient)
         .is_some_and(|n| !n.alternatives().is_empty()));
 }
+
+/// R4 `Patient/[id]/$everything` takes `start`, `end`, `_since`, `_type` and `_count`; any other
+/// parameter is refused (smart.md §12.1: unknown parameter ⇒ Deny), so a host never runs
+/// criteria or includes this decision did not look at.
+#[test]
+fn everything_takes_its_own_parameters_only() {
+    use smart_auth::testing::policy::{assert_table, Case, Expect};
+    let row = |q: &str, expect| {
+        Case::new("patient/*.rs")
+            .patient("123")
+            .request(&format!("GET Patient/123/$everything?{q}"))
+            .expect(expect)
+    };
+    assert_table(
+        &Authorizer::default(),
+        &[
+            row(
+                "start=2020-01-01&end=2021-01-01&_since=2020-01-01T00:00:00Z&_type=Observation,Condition&_count=10",
+                Expect::Narrow,
+            ),
+            row("_include=Observation:subject", Expect::BadRequest),
+            row("_revinclude=Provenance:target", Expect::BadRequest),
+            row("subject=Patient/456", Expect::BadRequest),
+            row("code=1234-5", Expect::BadRequest),
+            row("_has:Observation:patient:code=1", Expect::BadRequest),
+            row("start:missing=true", Expect::BadRequest),
+            row("_filter=x", Expect::BadRequest),
+        ],
+    );
+}

@@ -471,11 +471,21 @@ fn validate_type(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> 
     Ok(Decision::Allow(permit))
 }
 
-/// `Patient/[id]/$everything`: the compartment patient only; results confined to it.
+/// `Patient/[id]/$everything`: the compartment patient only, with R4's parameters only;
+/// results confined to it.
 fn everything(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     let (Some(ResourceType::Patient), Some(id)) = (req.resource_type(), req.id()) else {
         return Err(Denial::forbidden(DenialReason::OperationNotAllowed));
     };
+    // R4 defines `start`, `end`, `_since`, `_type` and `_count`; anything else would be
+    // criteria or includes this decision never looked at.
+    let q = req.query();
+    let own = |p: &crate::request::SearchParam| {
+        matches!(p.code(), "start" | "end") && !p.is_chained() && p.modifier().is_none()
+    };
+    if !(q.has.is_empty() && q.includes.is_empty() && q.params.iter().all(own)) {
+        return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+    }
     let mut permit = require(permit, ResourceType::Patient, Permissions::READ)?;
     if !may_hold_instance(&permit, ResourceType::Patient, id, Permissions::READ) {
         return Err(Denial::not_found());
