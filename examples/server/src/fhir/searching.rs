@@ -158,8 +158,12 @@ fn includes(
         }
         Ok(())
     };
-    for m in matches {
+    // Once the result is full nothing more can be added: the index is not asked again.
+    'matches: for m in matches {
         for Include { code, target, .. } in &spec.includes {
+            if out.len() >= MAX_INCLUDED {
+                break 'matches;
+            }
             for (rtype, id) in tx.references_from(&m.rtype, &m.id, code)? {
                 if target.as_ref().is_none_or(|t| *t == rtype) {
                     add(tx, &rtype, &id, &mut out)?;
@@ -172,6 +176,9 @@ fn includes(
             target,
         } in &spec.revincludes
         {
+            if out.len() >= MAX_INCLUDED {
+                break 'matches;
+            }
             if target.as_ref().is_some_and(|t| *t != m.rtype) {
                 continue;
             }

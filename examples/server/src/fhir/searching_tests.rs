@@ -105,3 +105,58 @@ fn everything_cut_by_its_scan_says_it_is_partial() {
         "past the scan"
     );
 }
+
+/// Once [`MAX_INCLUDED`] resources are included, the matches left are not looked at: each
+/// would cost a query of the index for referrers that can no longer be added.
+#[test]
+fn includes_stop_querying_once_the_result_is_full() {
+    const PATIENTS: usize = 150;
+    const EACH: usize = 10;
+    let store = Store::open(None, "http://localhost/fhir").unwrap();
+    let now = chrono::Utc::now();
+    store
+        .transaction(|tx| -> crate::store::Result<()> {
+            for p in 0..PATIENTS {
+                tx.put(
+                    "Patient",
+                    &format!("p{p}"),
+                    json!({"resourceType": "Patient"}),
+                    now,
+                )?;
+                for i in 0..EACH {
+                    let obs = json!({"resourceType": "Observation", "status": "final",
+                        "code": {"text": "x"}, "subject": {"reference": format!("Patient/p{p}")}});
+                    tx.put("Observation", &format!("o{p}-{i}"), obs, now)?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let env = Env {
+        access: &crate::fhir::access::Unrestricted,
+        base: "http://localhost/fhir",
+        now,
+    };
+    let query = pairs("_count=200&_revinclude=Observation:subject");
+    let (included, runs) = store
+        .read(|tx| -> Result<_, Fail> {
+            let done = search(tx, &env, "Patient", &query, None)?;
+            let Payload::Bundle(b) = done.payload else {
+                panic!("a searchset")
+            };
+            let included = b.to_value()["entry"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["search"]["mode"] == "include")
+                .count();
+            Ok((included, tx.runs_of_referrers()))
+        })
+        .unwrap();
+    assert_eq!(included, MAX_INCLUDED);
+    let needed = MAX_INCLUDED / EACH;
+    assert!(
+        runs <= needed,
+        "{runs} referrer queries, {needed} filled the result"
+    );
+}

@@ -234,6 +234,10 @@ pub struct Tx<'a> {
     patients: Option<RefCell<Option<Memberships>>>,
 }
 
+/// The referrers of one resource ([`Tx::referrers`]). `LIMIT +?`: see `limit_offset`.
+const REFERRERS: &str = "SELECT DISTINCT id FROM search_index INDEXED BY search_referrers \
+    WHERE rtype = ?1 AND code = ?2 AND system = ?3 AND value = ?4 LIMIT +?5";
+
 /// The Patient compartments holding one resource: `(rtype, id, patient ids)`.
 type Memberships = (String, String, Vec<String>);
 
@@ -627,6 +631,14 @@ impl Tx<'_> {
         Ok(rows)
     }
 
+    /// How often [`Tx::referrers`] queried the index on this connection.
+    #[cfg(test)]
+    pub fn runs_of_referrers(&self) -> usize {
+        self.conn
+            .prepare_cached(REFERRERS)
+            .map_or(0, |s| s.get_status(rusqlite::StatementStatus::Run) as usize)
+    }
+
     /// Ids of current `rtype` resources whose `code` references `target_type/target_id` (for
     /// `_revinclude`), at most `limit`.
     pub fn referrers(
@@ -640,13 +652,9 @@ impl Tx<'_> {
         if rtype == AUDIT_EVENT {
             return self.audit_referrers(code, target_type, target_id, limit);
         }
-        // `LIMIT +?`: see `limit_offset`.
         let rows = self
             .conn
-            .prepare_cached(
-                "SELECT DISTINCT id FROM search_index INDEXED BY search_referrers \
-                 WHERE rtype = ?1 AND code = ?2 AND system = ?3 AND value = ?4 LIMIT +?5",
-            )?
+            .prepare_cached(REFERRERS)?
             .query_map(
                 params![rtype, code, target_type, target_id, limit as i64],
                 |r| r.get(0),
