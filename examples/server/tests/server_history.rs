@@ -142,3 +142,29 @@ fn cursors_are_opaque_and_only_the_servers_own() {
         assert_eq!(r.status, 400, "{forged}: {}", r.text());
     }
 }
+
+/// The AuditEvents' history grows with every request, the paging ones too: its pages still
+/// run over the events there were at the first page, each once.
+#[test]
+fn audit_event_history_pages_run_over_the_events_of_the_first_page() {
+    let s = Server::start(&[]);
+    let reader = s.patient_token("patient/*.rs");
+    for _ in 0..6 {
+        assert_eq!(s.get("/Patient/example", &reader).status, 200);
+    }
+    let auditor = s.token("system/AuditEvent.rs", None, None);
+    let seen = walk(&s, "/AuditEvent/_history?_count=2", &auditor, &|| {});
+    let ids: Vec<u32> = seen
+        .iter()
+        .map(|v| {
+            let url = v.split('|').next().unwrap();
+            url.rsplit('/').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(ids.len() >= 6, "{ids:?}");
+    let expected: Vec<u32> = (1..=ids[0]).rev().collect();
+    assert_eq!(
+        ids, expected,
+        "every event of the first page's history, once, newest first"
+    );
+}

@@ -527,7 +527,7 @@ fn history(
     let window = match cursor {
         Some(window) => window,
         None => SeqWindow {
-            newest: tx.newest_seq()?,
+            newest: tx.newest_seq(scope)?,
             older_than: None,
         },
     };
@@ -621,7 +621,6 @@ fn history(
     let next_at = last.map(|l| cursor(Some(l)));
     let next = match (&next_at, more) {
         (Some(at), _) => searching::Next::At(at),
-        // AuditEvents are not in the history table: their pages go by offset.
         (None, true) => searching::Next::Offset,
         (None, false) => searching::Next::End,
     };

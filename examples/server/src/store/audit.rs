@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::audit_index::{event_number, references, AuditIndex, Entry, Found, REFERENCE_PARAMS};
 use super::query::Clause;
-use super::{time, Result, Store, StoreError, Tx, Version};
+use super::{time, Result, SeqWindow, Store, StoreError, Tx, Version};
 
 /// The resource type served from this view.
 pub const AUDIT_EVENT: &str = "AuditEvent";
@@ -186,6 +186,26 @@ impl Tx<'_> {
     ) -> Result<(usize, Vec<Version>)> {
         let (total, page) = self.audit.search(clauses, offset, count, newest_first);
         Ok((total, self.rendered(page)?))
+    }
+
+    /// The AuditEvents' history (newest first): those matching `clauses` in `window`, whose
+    /// `seq`s are event numbers.
+    pub(super) fn audit_history(
+        &self,
+        clauses: &[Clause],
+        window: SeqWindow,
+        offset: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Version>)> {
+        let older = window.older_than.map_or(i64::MAX, |n| n.saturating_sub(1));
+        let last = u32::try_from(window.newest.min(older).max(0)).unwrap_or(u32::MAX);
+        let (total, page) = self.audit.search_up_to(clauses, last, offset, count, true);
+        Ok((total, self.rendered(page)?))
+    }
+
+    /// The number of the newest AuditEvent (0 when there is none).
+    pub(super) fn audit_newest(&self) -> i64 {
+        self.audit.len() as i64
     }
 
     /// The `code` references of the AuditEvent `id` (from its record: rarely asked).

@@ -385,11 +385,34 @@ impl AuditIndex {
         count: usize,
         newest_first: bool,
     ) -> (usize, Vec<Found>) {
+        self.search_up_to(clauses, u32::MAX, offset, count, newest_first)
+    }
+
+    /// How many events there are: the number of the newest.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// [`AuditIndex::search`] among the events numbered at most `last` (a history's pages run
+    /// over the events there were at its first page).
+    pub fn search_up_to(
+        &self,
+        clauses: &[Clause],
+        last: u32,
+        offset: usize,
+        count: usize,
+        newest_first: bool,
+    ) -> (usize, Vec<Found>) {
         let conds: Vec<Cond<'_>> = clauses.iter().map(|c| self.compile(c)).collect();
         let mut total = 0;
         let mut page = Vec::new();
         let mut visit = |n: u32| {
-            if conds.iter().all(|c| self.holds(c, n)) {
+            if n <= last && conds.iter().all(|c| self.holds(c, n)) {
                 if total >= offset && page.len() < count {
                     page.push(n);
                 }
@@ -397,12 +420,12 @@ impl AuditIndex {
             }
         };
         // Fits: `add` keeps the number of events within u32.
-        let all = 1..=self.events.len() as u32;
+        let len = self.events.len().min(last as usize);
+        let all = 1..=len as u32;
         match smallest_driver(&conds) {
             Some(d) if newest_first => d.into_iter().rev().for_each(&mut visit),
             Some(d) => d.into_iter().for_each(&mut visit),
             None if conds.is_empty() => {
-                let len = self.events.len();
                 total = len;
                 page = (offset..len.min(offset.saturating_add(count)))
                     .map(|k| (if newest_first { len - k } else { k + 1 }) as u32)

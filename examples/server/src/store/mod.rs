@@ -280,16 +280,23 @@ impl SeqWindow {
 }
 
 impl Tx<'_> {
-    /// The `seq` of the newest history row (0 when there is none).
-    pub fn newest_seq(&self) -> Result<i64> {
+    /// The `seq` of the newest history row in `scope` (0 when there is none); for the
+    /// AuditEvents' history, the number of the newest event.
+    pub fn newest_seq(&self, scope: HistoryScope<'_>) -> Result<i64> {
+        if let HistoryScope::Type(AUDIT_EVENT) | HistoryScope::Instance(AUDIT_EVENT, _) = scope {
+            return Ok(self.audit_newest());
+        }
         Ok(self
             .conn
             .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM history")?
             .query_row([], |r| r.get(0))?)
     }
 
-    /// The `seq` of the history row of `v` (`None` for versions kept elsewhere: AuditEvents).
+    /// The `seq` of the history row of `v`; for an AuditEvent, its number.
     pub fn seq_of(&self, v: &Version) -> Result<Option<i64>> {
+        if v.rtype == AUDIT_EVENT {
+            return Ok(audit_index::event_number(&v.id).map(i64::from));
+        }
         Ok(self
             .conn
             .prepare_cached(
@@ -499,7 +506,7 @@ impl Tx<'_> {
         self.page(&from, "c", "c.created_seq", args, offset, count)
     }
 
-    /// Versions in `scope` and `window` (AuditEvents: in `scope` only), newest first,
+    /// Versions in `scope` and `window`, newest first,
     /// restricted (for type and system history) to resources whose current version satisfies
     /// `clauses`.
     pub fn history(
@@ -516,7 +523,7 @@ impl Tx<'_> {
                 return Ok((v.len(), v.into_iter().skip(offset).take(count).collect()));
             }
             HistoryScope::Type(AUDIT_EVENT) => {
-                return self.audit_search(clauses, offset, count, true);
+                return self.audit_history(clauses, window, offset, count);
             }
             _ => {}
         }
