@@ -76,6 +76,10 @@ pub struct Entry {
     pub if_match: Option<String>,
     /// `request.ifNoneExist`.
     pub if_none_exist: Option<String>,
+    /// `request.ifNoneMatch` (conditional read).
+    pub if_none_match: Option<String>,
+    /// `request.ifModifiedSince` (conditional read), when it is a valid instant.
+    pub if_modified_since: Option<chrono::DateTime<chrono::Utc>>,
     /// `fullUrl`.
     pub full_url: Option<String>,
 }
@@ -122,6 +126,10 @@ fn parse_entry(e: &Value) -> Result<Entry, Fail> {
         resource,
         if_match: text("ifMatch"),
         if_none_exist: text("ifNoneExist"),
+        if_none_match: text("ifNoneMatch"),
+        if_modified_since: text("ifModifiedSince")
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
         full_url: e.get("fullUrl").and_then(Value::as_str).map(str::to_owned),
     })
 }
@@ -184,8 +192,8 @@ fn run_entry(tx: &store::Tx<'_>, env: &Env<'_>, e: &Entry, assigned: Option<&str
         query: &e.query,
         if_match: e.if_match.as_deref(),
         if_none_exist: e.if_none_exist.as_deref(),
-        if_none_match: None,
-        if_modified_since: None,
+        if_none_match: e.if_none_match.as_deref(),
+        if_modified_since: e.if_modified_since,
         ret: Return::Representation,
         body: e.resource.as_ref(),
         assigned_id: assigned,

@@ -291,3 +291,38 @@ fn query_values_naming_a_full_url_are_rewritten_alone_or_in_lists() {
         assert_eq!(referenced.is_empty(), expected.is_none());
     }
 }
+
+/// FHIR R4 Bundle.entry.request.ifNoneMatch and ifModifiedSince: the conditional read of a
+/// standalone request, entry by entry.
+#[test]
+fn batch_reads_are_conditional_too() {
+    let store = store_with_known_patient();
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let read = |condition: Value| {
+        let mut request = json!({"method": "GET", "url": "Patient/known"});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(condition.as_object().unwrap().clone());
+        json!({"request": request})
+    };
+    let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        read(json!({"ifNoneMatch": "W/\"1\""})),
+        read(json!({"ifModifiedSince": later})),
+        read(json!({"ifNoneMatch": "W/\"2\""})),
+        read(json!({"ifModifiedSince": "2000-01-01T00:00:00Z"})),
+        read(json!({"ifModifiedSince": "not an instant"})),
+    ]});
+    let (outcome, _) = run_authorizing(&store, &bundle, &|_| true);
+    assert_eq!(statuses(&outcome), ["304", "304", "200", "200", "200"]);
+    let Ok(Done {
+        payload: Payload::Json(response),
+        ..
+    }) = outcome
+    else {
+        unreachable!()
+    };
+    let not_modified = &response["entry"][0];
+    assert_eq!(not_modified["response"]["etag"], "W/\"1\"");
+    assert!(not_modified.get("resource").is_none(), "{not_modified}");
+}
