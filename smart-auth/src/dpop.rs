@@ -103,7 +103,7 @@ impl DpopValidator {
     /// Checks `proof` against `request` (RFC 9449 §4.3), then records its `jti` in `replay`
     /// for the acceptance window, counted against the proof key
     /// ([`ReplayStore::check_and_record_for`]; [`validate_request`](Self::validate_request)
-    /// counts it against the token's client instead).
+    /// counts it against the token's user and client instead).
     pub fn validate_proof(
         &self,
         proof: &str,
@@ -220,8 +220,10 @@ impl DpopValidator {
     /// DPoP-bound token presented as `Bearer` is refused (RFC 9449 §7.2), and so is one also
     /// bound to a client certificate (`cnf.x5t#S256`, [`TokenError::UnsupportedConfirmation`]):
     /// its certificate cannot be checked here (see [`crate::mtls`]). The proof's `jti` counts
-    /// against the token's client (`iss` and `client_id`) in `replay`, so that many keys of
-    /// one client hold one share of it; against the proof key for a token naming no client.
+    /// against the token's user of its client (`iss`, `client_id` and `sub`; without `sub`,
+    /// the client) in `replay`, so that many keys of one user hold one share of it and one
+    /// user of a shared public app cannot use up the others' shares; against the proof key
+    /// for a token naming no client.
     #[allow(clippy::too_many_arguments)]
     pub fn validate_request(
         &self,
@@ -254,12 +256,14 @@ impl DpopValidator {
             expected_jkt: Some(&jkt),
             nonce,
         };
-        // The token's client (of its issuer) owns the proof: a client holding many tokens, each
-        // bound to another key, still has one share of the replay store. A token naming no
-        // client leaves the proof to its key.
-        let owner = ctx
-            .client_id()
-            .map(|client| replay_key("dpop-client", &[ctx.issuer(), client]));
+        // The token's user of its client (of its issuer) owns the proof: a client holding many
+        // tokens, each bound to another key, still has one share of the replay store per user,
+        // and one user of a shared public app cannot starve the app's other users. A token
+        // naming no client leaves the proof to its key.
+        let owner = ctx.client_id().map(|client| match ctx.subject() {
+            Some(user) => replay_key("dpop-user", &[ctx.issuer(), client, user]),
+            None => replay_key("dpop-client", &[ctx.issuer(), client]),
+        });
         self.check_proof(proof, &request, replay, owner, now)?;
         Ok(std::sync::Arc::unwrap_or_clone(ctx))
     }

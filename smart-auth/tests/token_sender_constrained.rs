@@ -413,35 +413,78 @@ fn a_token_also_bound_to_a_certificate_is_not_accepted_on_its_dpop_proof_alone()
 /// store: past it the client's proofs are refused, whichever key signs them, and another
 /// client's proofs still go through (RFC 9449 §11.1; threats.md: per-client quotas).
 #[test]
-fn many_keys_of_one_client_cannot_fill_the_replay_store() {
+fn the_users_of_one_shared_client_each_have_their_share() {
+    // A public app is one client for all its users: a share per client would let one user's
+    // proofs (or many keys) starve every other user of the app. Each user of it has a share.
     let s = Setup {
         store: InMemoryReplayStore::new(160),
         ..setup()
     };
+    let flood = |user| flood_with_keys(&s, 3..=6, "shared-app", user);
+    assert_eq!(
+        flood("flooding-user"),
+        16,
+        "one user's share, whatever its keys"
+    );
+    assert_eq!(flood("another-user"), 16, "another user of the same app");
+}
+
+/// Sends 16 proofs per key numbered `keys`, each with a token of `client` for `user` bound to
+/// that key, through `validate_request`; returns how many were accepted (the others must be
+/// over the owner's share).
+fn flood_with_keys(
+    s: &Setup,
+    keys: std::ops::RangeInclusive<u8>,
+    client: &str,
+    user: &str,
+) -> usize {
     let v = s.issuer.validator();
-    let run = |key: &TestKey, client: &str, jti: &str| {
-        let token = s.issuer.token(NOW).client_id(client).dpop_bound(key).sign();
-        let proof = key.dpop_proof("GET", URI, Some(&token), None, NOW, jti);
-        let credential = Credential::Dpop {
-            token: &token,
-            proof: &proof,
-        };
-        s.dpop
-            .validate_request(&v, credential, "GET", URI, None, &s.store, NOW)
-    };
-    let keys: Vec<TestKey> = (3..=22).map(TestKey::numbered).collect();
     let mut accepted = 0;
-    for (k, key) in keys.iter().enumerate() {
+    for k in keys {
+        let key = TestKey::numbered(k);
+        let token = s
+            .issuer
+            .token(NOW)
+            .client_id(client)
+            .subject(user)
+            .dpop_bound(&key)
+            .sign();
         for i in 0..16 {
-            match run(key, "flooder", &format!("flood-{k}-{i}")) {
+            let proof = key.dpop_proof(
+                "GET",
+                URI,
+                Some(&token),
+                None,
+                NOW,
+                &format!("{user}-{k}-{i}"),
+            );
+            let credential = Credential::Dpop {
+                token: &token,
+                proof: &proof,
+            };
+            match s
+                .dpop
+                .validate_request(&v, credential, "GET", URI, None, &s.store, NOW)
+            {
                 Ok(_) => accepted += 1,
                 Err(e) => assert_eq!(e, TokenError::ReplayQuotaExceeded),
             }
         }
     }
-    // The client's share (a sixteenth of 160, at least 16), not 16 per key.
-    assert_eq!(accepted, 16);
+    accepted
+}
+
+#[test]
+fn many_keys_of_one_client_cannot_fill_the_replay_store() {
+    let s = Setup {
+        store: InMemoryReplayStore::new(160),
+        ..setup()
+    };
+    // The client's user's share (a sixteenth of 160, at least 16), not 16 per key.
+    assert_eq!(flood_with_keys(&s, 3..=22, "flooder", "test-user"), 16);
     assert_eq!(s.store.len(), 16);
-    let r = run(&TestKey::numbered(23), "another-client", "fresh");
-    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(
+        flood_with_keys(&s, 23..=23, "another-client", "test-user"),
+        16
+    );
 }

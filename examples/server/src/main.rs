@@ -155,7 +155,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .with_operation("disclosures", OperationRule::AsRead);
         // DPoP-bound tokens (RFC 9449): proofs checked against this server's base URL, their
         // `jti`s kept for the proof lifetime (bounded; refuses when full rather than forget;
-        // one client may hold a sixteenth of it, whatever its keys, so none fills it for all).
+        // one user of a client may hold a sixteenth of it, whatever its keys, so none fills it for all).
         let mut facade = SecureFhir::new(validator, policy, "/fhir")
             .with_dpop(
                 smart_auth::dpop::DpopValidator::new(),
