@@ -6,7 +6,8 @@
 //! [`Limits::max_body_bytes`](crate::limits::Limits)), decides the request, and either answers with the rejection or passes the request on with the
 //! [`Authorized`] value in its extensions. The inner service must read the narrowing and check
 //! its results from that value; the layer records one audit record per request with the status
-//! the inner service answered. Put an [`AuditFacts`] in the response's extensions to name what
+//! the inner service answered (a failure when it answers nothing: it returns an error, panics,
+//! or the request is dropped while it works). Put an [`AuditFacts`] in the response's extensions to name what
 //! was returned and whose data it was, and a [`RequestInfo`] in the request's (from an outer
 //! layer that knows the peer address and the request id) to record those.
 //!
@@ -104,7 +105,10 @@ impl SecureFhirLayer {
     /// it fails, an allowed request is answered `503` with an OperationOutcome instead of the
     /// service's response, which is dropped (what it disclosed is not sent unrecorded; a
     /// write the service made stays made, as after any failure past the commit); a refusal
-    /// is answered as it was.
+    /// is answered as it was. A request the service never answers (it panicked, or the client
+    /// went away) is recorded as the future unwinds or is dropped, where nothing can be
+    /// awaited: the hook is called and its future dropped, so let the hook take the record
+    /// when it is called, as below.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -242,7 +246,24 @@ where
             let audit_parts = parts.clone();
             let mut req = http::Request::from_parts(parts, Full::new(bytes.clone()));
             req.extensions_mut().insert(authorized.clone());
-            let response = inner.call(req).await?;
+            let mut unanswered = Unanswered {
+                layer: &layer,
+                authorized: &authorized,
+                parts: &audit_parts,
+                body: &bytes,
+                info: &info,
+                armed: true,
+            };
+            let answered = inner.call(req).await;
+            unanswered.armed = false;
+            let response = match answered {
+                Ok(response) => response,
+                Err(e) => {
+                    let record = unanswered.record("service_error");
+                    let _ = layer.audit.record(record).await;
+                    return Err(e);
+                }
+            };
             let none = AuditFacts::default();
             let facts = response.extensions().get::<AuditFacts>().unwrap_or(&none);
             let record = authorized.audit_record(
@@ -259,6 +280,55 @@ where
                 Err(_) => Ok(audit_unavailable().map(R::from)),
             }
         })
+    }
+}
+
+/// An allowed request the service is working on. Should it never answer (its future panics,
+/// or this one is dropped: the client went away), the request is audited all the same, as a
+/// failure: what it did cannot be known, and nothing left unrecorded.
+struct Unanswered<'a> {
+    layer: &'a SecureFhirLayer,
+    authorized: &'a Authorized,
+    parts: &'a http::request::Parts,
+    body: &'a [u8],
+    info: &'a RequestInfo,
+    armed: bool,
+}
+
+impl Unanswered<'_> {
+    /// The request's record, failed for `reason`, without a status (none was answered).
+    fn record(&self, reason: &str) -> fhir_audit::AuditRecord {
+        let status = http::StatusCode::INTERNAL_SERVER_ERROR;
+        let none = AuditFacts::default();
+        let now = (self.layer.clock)();
+        let mut record =
+            (self.authorized).audit_record(now, self.parts, self.body, self.info, status, &none);
+        record.outcome = fhir_audit::Outcome::Failed {
+            severity: fhir_audit::Severity::Serious,
+            reason: reason.to_owned(),
+            http_status: None,
+        };
+        record
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let reason = if std::thread::panicking() {
+            "service_panicked"
+        } else {
+            "service_abandoned"
+        };
+        let record = self.record(reason);
+        // Nothing can be awaited here: the record is handed over (a durable hook's future is
+        // not polled). No response leaves either, so nothing is disclosed unrecorded.
+        match &self.layer.audit {
+            Audit::Buffered(hook) => hook(record),
+            Audit::Durable(hook) => drop(hook(record)),
+        }
     }
 }
 

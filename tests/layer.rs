@@ -347,3 +347,51 @@ async fn a_durable_layer_fails_closed_when_the_record_cannot_be_kept() {
     let refused = service.oneshot(anonymous).await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Every allowed request is audited, also when the service answers nothing: it fails, it
+/// panics, or the request is dropped (the client went away) while the service works on it.
+#[tokio::test]
+async fn an_allowed_request_the_service_never_answers_is_audited() {
+    use std::future::Future;
+    let (issuer, layer, records) = default_layer();
+    let failing = layer
+        .clone()
+        .layer(service_fn(|_req: Request<Full<Bytes>>| async {
+            Err::<Response<Full<Bytes>>, _>(std::io::Error::other("the store is down"))
+        }));
+    assert!(failing.oneshot(read_o1(&issuer)).await.is_err());
+    assert_eq!(
+        records.lock().unwrap().len(),
+        1,
+        "a service error is audited"
+    );
+
+    let panicking = layer
+        .clone()
+        .layer(service_fn(|req: Request<Full<Bytes>>| async move {
+            if req.extensions().get::<Authorized>().is_some() {
+                panic!("a bug in the service");
+            }
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        }));
+    let joined = tokio::spawn(panicking.oneshot(read_o1(&issuer))).await;
+    assert!(joined.unwrap_err().is_panic());
+    assert_eq!(records.lock().unwrap().len(), 2, "a panic is audited");
+
+    let stalled = layer.layer(service_fn(|_req: Request<Full<Bytes>>| {
+        std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>()
+    }));
+    let mut call = Box::pin(stalled.oneshot(read_o1(&issuer)));
+    std::future::poll_fn(|cx| {
+        assert!(call.as_mut().poll(cx).is_pending());
+        std::task::Poll::Ready(())
+    })
+    .await;
+    drop(call);
+    let records = records.lock().unwrap();
+    assert_eq!(records.len(), 3, "a dropped request is audited");
+    assert!(records.iter().all(|r| !r.outcome.is_success()));
+    assert!(records
+        .iter()
+        .all(|r| r.user.as_ref().is_some_and(|u| u.id == "test-user")));
+}
