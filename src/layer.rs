@@ -118,15 +118,24 @@ impl SecureFhirLayer {
     /// # let facade = Arc::new(SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir"));
     /// use secure_fhir::layer::{AuditFuture, SecureFhirLayer};
     /// use secure_fhir::fhir_audit::store::{Ack, MemoryStore};
+    /// use secure_fhir::fhir_audit::AuditRecord;
     ///
     /// // With a file log (`fhir_audit::store::file::FileStore`) the hook submits the record
     /// // (`store.submit(&record)`) and returns a future awaiting the `Pending`'s
     /// // `until(Ack::Durable)`: resolved once its group commit made the record durable.
     /// let log = Arc::new(MemoryStore::new());
+    /// let rng = ring::rand::SystemRandom::new();
     /// let layer = SecureFhirLayer::durable(
     ///     facade,
     ///     Arc::new(chrono::Utc::now),
-    ///     Arc::new(move |record| -> AuditFuture {
+    ///     Arc::new(move |mut record: AuditRecord| -> AuditFuture {
+    ///         // A record id from the host's random source, so that two requests alike in
+    ///         // every fact, at one instant, get distinct AuditEvent ids (the crates draw none).
+    ///         let mut id = [0u8; 16];
+    ///         if ring::rand::SecureRandom::fill(&rng, &mut id).is_err() {
+    ///             return Box::pin(async { Err("no randomness for a record id".into()) });
+    ///         }
+    ///         record.record_id = Some(id.iter().map(|b| format!("{b:02x}")).collect());
     ///         let kept = log.append(&record).map(|_| ()).map_err(Into::into);
     ///         Box::pin(async move { kept })
     ///     }),
