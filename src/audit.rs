@@ -15,6 +15,7 @@ use smart_auth::AccessContext;
 
 use crate::authorized::Authorized;
 use crate::guard::Rejected;
+use crate::rejection::Rejection;
 
 /// Per-request facts the facade cannot see in the `http` parts: the peer address and the
 /// correlation id the host assigned.
@@ -294,6 +295,23 @@ fn severity_of(status: StatusCode) -> Severity {
     }
 }
 
+/// The outcome of a refusal, with its true reason: a denial by the decision or a result check
+/// (a 404 hiding what the caller may not see, the empty searchset answered instead of a 403)
+/// or any 403 is `Denied`; a 404 for what does not exist is a failure.
+pub(crate) fn refusal_outcome(rejection: &Rejection) -> Outcome {
+    let reason = rejection.reason().to_owned();
+    match rejection.status() {
+        StatusCode::UNAUTHORIZED => Outcome::Unauthenticated { reason },
+        StatusCode::FORBIDDEN => Outcome::Denied { reason },
+        _ if rejection.denied => Outcome::Denied { reason },
+        s => Outcome::Failed {
+            severity: severity_of(s),
+            reason,
+            http_status: Some(s.as_u16()),
+        },
+    }
+}
+
 impl Rejected {
     /// The audit record of this refused request, with the refusal's true reason.
     pub fn audit_record(
@@ -308,19 +326,7 @@ impl Rejected {
         if context.is_none() {
             r.event = fhir_audit::Event::Authentication;
         }
-        let reason = self.rejection.reason().to_owned();
-        let outcome = match self.rejection.status() {
-            StatusCode::UNAUTHORIZED => Outcome::Unauthenticated { reason },
-            // A 200 here is the empty searchset answered instead of a 403 (policy).
-            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::OK => {
-                Outcome::Denied { reason }
-            }
-            s => Outcome::Failed {
-                severity: severity_of(s),
-                reason,
-                http_status: Some(s.as_u16()),
-            },
-        };
+        let outcome = refusal_outcome(&self.rejection);
         if let Some(p) = context.and_then(|c| c.launch().patient) {
             r = r.patient(p);
         }

@@ -275,7 +275,7 @@ where
             };
             let none = AuditFacts::default();
             let facts = response.extensions().get::<AuditFacts>().unwrap_or(&none);
-            let record = authorized.audit_record(
+            let mut record = authorized.audit_record(
                 (layer.clock)(),
                 &audit_parts,
                 &bytes,
@@ -283,6 +283,10 @@ where
                 response.status(),
                 facts,
             );
+            // A refusal of the service's own (a result check's 404) keeps its true reason.
+            if let Some(refusal) = response.extensions().get::<Rejection>() {
+                record.outcome = crate::audit::refusal_outcome(refusal);
+            }
             match layer.audit.record(record).await {
                 Ok(()) => Ok(response),
                 // Fail closed: what the service answered is not sent unrecorded.

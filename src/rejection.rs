@@ -21,6 +21,9 @@ pub struct Rejection {
     /// A second `WWW-Authenticate` (the `DPoP` scheme offered beside `Bearer`).
     dpop_challenge: Option<Box<HeaderValue>>,
     retry_after: Option<u32>,
+    /// Whether an authorization decision refused the request: audited as a denial whatever
+    /// the status (a 404 hiding a resource the caller may not see).
+    pub(crate) denied: bool,
 }
 
 impl Rejection {
@@ -39,6 +42,7 @@ impl Rejection {
             challenge: None,
             dpop_challenge: None,
             retry_after: None,
+            denied: false,
         }
     }
 
@@ -134,7 +138,7 @@ impl Rejection {
         };
         use smart_auth::decision::{DenialReason, Response as Answer};
         let reason = d.reason().code();
-        match d.response() {
+        let mut refusal = match d.response() {
             Answer::NotFound => Rejection::not_found(reason),
             Answer::BadRequest if d.reason() == DenialReason::UnsupportedParameter => {
                 Rejection::new(
@@ -185,7 +189,9 @@ impl Rejection {
                 r.challenge = HeaderValue::from_str(&c.to_header_value()).ok();
                 r
             }
-        }
+        };
+        refusal.denied = true;
+        refusal
     }
 
     /// The HTTP status.
@@ -203,8 +209,17 @@ impl Rejection {
         self.status == StatusCode::NOT_FOUND && self.code == IssueCode::NotFound
     }
 
-    /// The HTTP response: status, challenge, OperationOutcome body, security headers.
+    /// The HTTP response: status, challenge, OperationOutcome body, security headers. The
+    /// response carries this rejection in its extensions (never sent), so that the layer
+    /// auditing a service's answer records the refusal's true reason (audit.md §4), not only
+    /// its deliberately uninformative status.
     pub fn to_response(&self) -> Response<Vec<u8>> {
+        let mut r = self.answer();
+        r.extensions_mut().insert(self.clone());
+        r
+    }
+
+    fn answer(&self) -> Response<Vec<u8>> {
         if self.is_not_found() {
             return response::not_found();
         }

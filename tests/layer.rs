@@ -395,3 +395,65 @@ async fn an_allowed_request_the_service_never_answers_is_audited() {
         .iter()
         .all(|r| r.user.as_ref().is_some_and(|u| u.id == "test-user")));
 }
+
+/// A read of another patient's Observation, refused by the service's result check.
+async fn checks_another_patients_observation(
+    req: Request<Full<Bytes>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let authorized = req.extensions().get::<Authorized>().expect("authorized");
+    let stored = fhir_types::json::parse_resource(
+        br#"{"resourceType":"Observation","id":"o-1","status":"final","code":{"text":"BP"},
+            "subject":{"reference":"Patient/6"}}"#,
+    )
+    .unwrap();
+    let answer = match authorized.check_resource(&stored) {
+        Ok(()) => Response::new(Vec::from(&b"{}"[..])),
+        Err(refused) => refused.to_response(),
+    };
+    Ok(answer.map(Full::from))
+}
+
+/// audit.md §4: the record keeps the true reason of a deliberately uninformative 404. A read
+/// the service's result check refuses (another patient's resource) is a denial in the audit
+/// trail, though its answer is byte for byte the one for an id that does not exist.
+#[tokio::test]
+async fn a_result_the_service_refuses_is_audited_as_a_denial_not_as_a_missing_id() {
+    use http_body_util::BodyExt;
+    let (issuer, layer, records) = default_layer();
+    let scope = "patient/Observation.rs";
+    let read = || {
+        request(
+            &issuer,
+            http::Method::GET,
+            "/fhir/Observation/o-1",
+            scope,
+            Vec::new(),
+        )
+    };
+    let refused = layer
+        .clone()
+        .layer(service_fn(checks_another_patients_observation));
+    let denied = refused.oneshot(read()).await.unwrap();
+    let missing = layer.layer(service_fn(|_req: Request<Full<Bytes>>| async {
+        let answer = secure_fhir::Rejection::not_found("not_found").to_response();
+        Ok::<_, Infallible>(answer.map(Full::from))
+    }));
+    let missing = missing.oneshot(read()).await.unwrap();
+    assert_eq!(denied.status(), StatusCode::NOT_FOUND);
+    assert_eq!(denied.headers(), missing.headers());
+    let body =
+        |r: Response<Full<Bytes>>| async { r.into_body().collect().await.unwrap().to_bytes() };
+    assert_eq!(body(denied).await, body(missing).await);
+
+    let records = records.lock().unwrap();
+    assert!(
+        matches!(&records[0].outcome, fhir_audit::Outcome::Denied { .. }),
+        "{:?}",
+        records[0].outcome
+    );
+    assert!(
+        !matches!(&records[1].outcome, fhir_audit::Outcome::Denied { .. }),
+        "{:?}",
+        records[1].outcome
+    );
+}
