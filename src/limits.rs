@@ -84,7 +84,8 @@ impl Limits {
         Ok(())
     }
 
-    /// Checks a body: size, media type, and JSON nesting depth.
+    /// Checks a body: size, media type (FHIR JSON or a JSON Patch; a form only for a
+    /// `POST _search`), and JSON nesting depth.
     pub fn check_body(&self, parts: &http::request::Parts, body: &[u8]) -> Result<(), Rejection> {
         if body.len() > self.max_body_bytes {
             return Err(body_too_large());
@@ -103,7 +104,14 @@ impl Limits {
             Some("application/fhir+json" | "application/json" | "application/json-patch+json") => {
                 true
             }
-            Some("application/x-www-form-urlencoded") => false,
+            // A form is a search's body (`POST [base]/[type]/_search`) and nothing else's: a
+            // resource sent as one would skip the depth check below and still be parsed as
+            // JSON by the host (threats.md §5, Content-Type confusion).
+            Some("application/x-www-form-urlencoded")
+                if parts.method == Method::POST && parts.uri.path().ends_with("/_search") =>
+            {
+                false
+            }
             None if body.is_empty() => false,
             _ => {
                 return Err(Rejection::new(

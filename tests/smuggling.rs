@@ -75,6 +75,51 @@ fn a_post_search_body_that_is_not_a_form_is_refused() {
     );
 }
 
+/// A form is a search's body only (threats.md §5, Content-Type confusion): a resource or a
+/// patch sent as `application/x-www-form-urlencoded` would skip the JSON depth limit and reach
+/// a host that parses it as JSON anyway. Refused as an unsupported media type.
+#[test]
+fn a_write_sent_as_a_form_is_refused() {
+    let (issuer, facade) = setup();
+    let token = issuer
+        .token(NOW)
+        .scope("patient/Observation.cruds")
+        .patient("123")
+        .sign();
+    let observation = br#"{"resourceType":"Observation","id":"o1","status":"final","code":{},
+        "subject":{"reference":"Patient/123"}}"#;
+    let deep = [b'['; 100];
+    for (method, uri, body) in [
+        ("POST", "/fhir/Observation", &observation[..]),
+        ("PUT", "/fhir/Observation/o1", &observation[..]),
+        (
+            "PATCH",
+            "/fhir/Observation/o1",
+            &br#"[{"op":"remove","path":"/code"}]"#[..],
+        ),
+        ("PUT", "/fhir/Observation/o1", &deep[..]),
+        ("POST", "/fhir", &deep[..]),
+    ] {
+        let parts = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let refused = facade
+            .authorize(&parts, body, NOW)
+            .expect_err(&format!("{method} {uri} sent as a form"));
+        assert_eq!(
+            refused.to_response().status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{method} {uri}"
+        );
+    }
+}
+
 /// A coded body (`Content-Encoding`) would pass the limits and the decision as opaque bytes and
 /// reach the host, which may inflate it, unchecked: refused up front, before the body is read.
 #[test]
