@@ -341,9 +341,6 @@ impl SecureFhir {
         context: Arc<AccessContext>,
         now: UnixTime,
     ) -> Result<Authorized, Rejected> {
-        self.limits
-            .check_head(parts)
-            .map_err(|r| rejected(r, None, None))?;
         let refusal = if now.as_secs() >= context.expires_at() {
             Some(TokenError::Expired)
         } else if let Some(cnf) = context.confirmation() {
@@ -356,6 +353,11 @@ impl SecureFhir {
         } else {
             None
         };
+        // The limits first; their refusal names the caller when the context is good.
+        let caller = refusal.is_none().then(|| Arc::clone(&context));
+        self.limits
+            .check_head(parts)
+            .map_err(|r| rejected(r, caller, None))?;
         if let Some(e) = refusal {
             let r = Rejection::from_token_error(&e, &self.realm);
             return Err(rejected(r, None, None));

@@ -419,12 +419,19 @@ fn an_introspected_context_is_decided_like_a_validated_token() {
     assert_eq!(refused.to_response().status(), StatusCode::FORBIDDEN);
     assert_eq!(refused.context().and_then(|c| c.subject()), Some("u-1"));
 
-    // The limits still apply first.
+    // The limits still apply first; the refusal's audit record names the caller, as
+    // `authorize_head`'s does for a valid token, unless its context is no longer good.
     let long = format!("/fhir/Observation?code={}", "x".repeat(5000));
     let refused = facade
-        .authorize_context(&parts("GET", &long, &[]), b"", ctx, now())
+        .authorize_context(&parts("GET", &long, &[]), b"", ctx.clone(), now())
         .expect_err("over the limits");
     assert_eq!(refused.to_response().status(), StatusCode::URI_TOO_LONG);
+    assert_eq!(refused.context().and_then(|c| c.subject()), Some("u-1"));
+    let expired = facade
+        .authorize_context(&parts("GET", &long, &[]), b"", ctx, now().plus(301))
+        .expect_err("over the limits");
+    assert_eq!(expired.to_response().status(), StatusCode::URI_TOO_LONG);
+    assert!(expired.context().is_none());
 }
 
 #[test]
