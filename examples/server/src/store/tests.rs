@@ -1,3 +1,5 @@
+use super::history::history_where;
+use super::query::where_sql;
 use super::query::{Clause, Match, Prefix, Query};
 use super::*;
 use chrono::TimeZone;
