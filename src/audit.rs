@@ -126,6 +126,15 @@ fn base_record(
             .headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_bytes()));
+        // A search's form body is its query (audit.md §2.6); any other body is a resource or a
+        // patch, whose names and clinical values stay out of the log (§8.7, minimal pattern).
+        let search_form =
+            parts.method == http::Method::POST && parts.uri.path().ends_with("/_search");
+        let body = if i.is_search() || search_form {
+            body
+        } else {
+            &[]
+        };
         r = r.query(RawRequest::from_parts(
             parts.method.as_str(),
             target.as_bytes(),

@@ -215,6 +215,54 @@ fn refusals_are_audited_with_their_true_reason_and_no_token() {
     assert!(matches!(record.outcome, Outcome::Unauthenticated { .. }));
 }
 
+/// audit.md §8.7, minimal pattern: a refused write is recorded with its request line and
+/// headers (what was attempted), never with the resource it carried (names, clinical values).
+/// A search's form body is its query and stays (§2.6).
+#[test]
+fn a_refused_write_is_audited_without_its_body() {
+    let (issuer, facade) = setup();
+    let t = issuer
+        .token(now())
+        .scope("patient/*.cruds")
+        .patient("1")
+        .sign();
+    let when = chrono::Utc.timestamp_opt(NOW, 0).unwrap();
+    let patient = br#"{"resourceType":"Patient","name":[{"family":"Doe-Recorded"}]}"#;
+    let deep = [&patient[..], &[b'['; 80]].concat();
+    for (ct, body) in [
+        ("text/plain", &patient[..]),
+        ("application/fhir+json", &deep[..]),
+    ] {
+        let auth = bearer(&t);
+        let p = parts(
+            "POST",
+            "/fhir/Patient",
+            &[("authorization", &auth), ("content-type", ct)],
+        );
+        let r = facade.authorize(&p, body, now()).expect_err(ct);
+        let record = r.audit_record(when, &p, body, &RequestInfo::default());
+        let raw = record.query.as_ref().expect("the attempt is recorded");
+        let raw = String::from_utf8_lossy(raw.as_bytes());
+        assert!(raw.starts_with("POST /fhir/Patient"), "{raw}");
+        assert!(!raw.contains("Doe-Recorded"), "{ct}: {raw}");
+    }
+
+    let form = "application/x-www-form-urlencoded";
+    let auth = bearer(&t);
+    let p = parts(
+        "POST",
+        "/fhir/Observation/_search",
+        &[("authorization", &auth), ("content-type", form)],
+    );
+    let body = b"patient=2&code=Doe-Searched";
+    let r = facade
+        .authorize(&p, body, now())
+        .expect_err("another patient");
+    let record = r.audit_record(when, &p, body, &RequestInfo::default());
+    let raw = record.query.as_ref().expect("the search is recorded");
+    assert!(String::from_utf8_lossy(raw.as_bytes()).contains("code=Doe-Searched"));
+}
+
 #[test]
 fn allowed_requests_are_audited_with_patients_and_resources() {
     let (issuer, facade) = setup();
