@@ -19,7 +19,7 @@
 //! never of the log.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,34 @@ pub struct AuditTrail {
     commit_delay: CommitDelay,
     /// Requests in flight (see [`AuditTrail::enter`]).
     in_flight: AtomicUsize,
+    /// Gives each record its id.
+    ids: RecordIds,
+}
+
+/// Record ids unique across the server's runs without a system call per record: 128 random
+/// bits drawn when the trail opens, then a counter (`<random hex>-<n>`).
+struct RecordIds {
+    run: String,
+    next: AtomicU64,
+}
+
+impl RecordIds {
+    fn new() -> RecordIds {
+        RecordIds {
+            run: crate::store::new_id(),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// `record` with an id of this run (unless it has one): two requests alike in every fact,
+    /// at one instant, are then two records with distinct AuditEvent ids.
+    fn identify(&self, mut record: AuditRecord) -> AuditRecord {
+        if record.record_id.is_none() {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            record.record_id = Some(format!("{}-{n}", self.run));
+        }
+        record
+    }
 }
 
 enum Log {
@@ -241,6 +269,7 @@ impl AuditTrail {
             events,
             commit_delay,
             in_flight: AtomicUsize::new(0),
+            ids: RecordIds::new(),
         })
     }
 
@@ -273,7 +302,7 @@ impl AuditTrail {
     /// Records a refusal: queued for the log's next group commit and for the store, without
     /// waiting (a refusal discloses nothing). A log that refuses it is reported on stderr.
     pub fn record(&self, record: AuditRecord) {
-        let record = identified(record);
+        let record = self.ids.identify(record);
         let bytes = match record.to_log_bytes() {
             Ok(b) => b,
             Err(e) => {
@@ -316,7 +345,7 @@ impl AuditTrail {
     /// Records an answered request: submitted to the log and queued for the store's view; the
     /// caller awaits [`Pending::durable`] before releasing the response.
     pub fn record_durable(&self, record: AuditRecord) -> Pending {
-        let record = identified(record);
+        let record = self.ids.identify(record);
         let bytes = match record.to_log_bytes() {
             Ok(b) => b,
             Err(e) => return Pending::failed(format!("audit log: {e}")),
@@ -339,15 +368,6 @@ impl AuditTrail {
         }
         Pending { log, failed: None }
     }
-}
-
-/// `record` with a random record id (unless it has one): two requests alike in every fact, at
-/// one instant, are then two records with distinct AuditEvent ids.
-fn identified(mut record: AuditRecord) -> AuditRecord {
-    if record.record_id.is_none() {
-        record.record_id = Some(crate::store::new_id());
-    }
-    record
 }
 
 /// A request in flight (see [`AuditTrail::enter`]).
@@ -463,5 +483,20 @@ mod tests {
             ids[0], ids[1],
             "a feed deduplicating on ids would merge them"
         );
+    }
+
+    #[test]
+    fn record_ids_differ_across_runs_of_the_server() {
+        // Each run counts from 0: its random part keeps the first record of the next run (a
+        // restart on the same log) apart from this run's first.
+        let first = |ids: &RecordIds| {
+            let at = chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+            ids.identify(AuditRecord::new(at, Event::Login)).record_id
+        };
+        let (a, b) = (RecordIds::new(), RecordIds::new());
+        let (a0, b0) = (first(&a), first(&b));
+        assert!(a0.is_some());
+        assert_ne!(a0, b0);
+        assert_ne!(first(&a), a0, "and within a run");
     }
 }
