@@ -44,17 +44,7 @@ impl Limits {
             return Err(too_long(StatusCode::URI_TOO_LONG, "uri_too_long"));
         }
         if let Some(q) = parts.uri.query() {
-            if q.len() > self.max_query_bytes {
-                return Err(too_long(StatusCode::URI_TOO_LONG, "query_too_long"));
-            }
-            if q.split('&').filter(|p| !p.is_empty()).count() > self.max_query_params {
-                return Err(Rejection::new(
-                    StatusCode::BAD_REQUEST,
-                    IssueCode::TooLong,
-                    "too_many_parameters",
-                    "Too many query parameters",
-                ));
-            }
+            self.check_query(q.as_bytes())?;
         }
         // The limits and the decision read the body as sent: a coded body would be checked as
         // opaque bytes and inflated by the host unchecked (threats.md §4), so none is accepted
@@ -84,8 +74,26 @@ impl Limits {
         Ok(())
     }
 
+    /// The query limits, on a request's query or a `POST _search` form (the same query sent
+    /// as a body).
+    fn check_query(&self, query: &[u8]) -> Result<(), Rejection> {
+        if query.len() > self.max_query_bytes {
+            return Err(too_long(StatusCode::URI_TOO_LONG, "query_too_long"));
+        }
+        let params = query.split(|b| *b == b'&').filter(|p| !p.is_empty());
+        if params.count() > self.max_query_params {
+            return Err(Rejection::new(
+                StatusCode::BAD_REQUEST,
+                IssueCode::TooLong,
+                "too_many_parameters",
+                "Too many query parameters",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks a body: size, media type (FHIR JSON or a JSON Patch; a form only for a
-    /// `POST _search`), and JSON nesting depth.
+    /// `POST _search`, held to the query limits), and JSON nesting depth.
     pub fn check_body(&self, parts: &http::request::Parts, body: &[u8]) -> Result<(), Rejection> {
         if body.len() > self.max_body_bytes {
             return Err(body_too_large());
@@ -122,6 +130,10 @@ impl Limits {
                 ))
             }
         };
+        if !json {
+            // A search's form, held to the limits of the query it stands for.
+            self.check_query(body)?;
+        }
         if json && json_depth(body) > self.max_json_depth {
             return Err(Rejection::new(
                 StatusCode::BAD_REQUEST,

@@ -60,6 +60,38 @@ fn a_post_search_form_is_decided_whatever_the_case_of_its_media_type() {
     }
 }
 
+/// A `POST _search` form is the query sent as a body: it is held to the query limits, or a
+/// client would pass them by switching from GET to POST.
+#[test]
+fn a_post_search_form_is_held_to_the_query_limits() {
+    let (issuer, facade) = setup();
+    let token = patient_token(&issuer);
+    let form = "application/x-www-form-urlencoded";
+    let many = "code=1&".repeat(65);
+    let long = format!("code={}", "a".repeat(4096));
+    for (body, status) in [
+        (many.as_str(), StatusCode::BAD_REQUEST),
+        (long.as_str(), StatusCode::URI_TOO_LONG),
+    ] {
+        let get = Request::get(format!("/fhir/Observation?{body}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let by_get = facade.authorize(&get, b"", NOW).expect_err("over a limit");
+        assert_eq!(by_get.to_response().status(), status);
+        let parts = post("/fhir/Observation/_search", &token, form);
+        let by_post = facade
+            .authorize(&parts, body.as_bytes(), NOW)
+            .expect_err("over the same limit");
+        assert_eq!(by_post.rejection(), by_get.rejection());
+    }
+    let parts = post("/fhir/Observation/_search", &token, form);
+    let within = "code=1&".repeat(64);
+    assert!(facade.authorize(&parts, within.as_bytes(), NOW).is_ok());
+}
+
 /// A `POST _search` body the decision cannot read as a form is refused, not decided without it.
 #[test]
 fn a_post_search_body_that_is_not_a_form_is_refused() {
