@@ -38,6 +38,12 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// A GET of `uri` with a token of `issuer`'s for `scope` and launch patient `patient`.
+fn get_as(issuer: &TestIssuer, scope: &str, patient: &str, uri: &str) -> http::request::Parts {
+    let token = issuer.token(now()).scope(scope).patient(patient).sign();
+    parts("GET", uri, &[("authorization", &bearer(&token))])
+}
+
 fn refuse(facade: &SecureFhir, p: &http::request::Parts) -> Rejected {
     facade.authorize(p, b"", now()).expect_err("refused")
 }
@@ -566,4 +572,43 @@ fn an_unusable_introspection_answer_is_a_503_not_an_invalid_token() {
         inactive.headers()["www-authenticate"],
         r#"Bearer realm="fhir", error="invalid_token""#
     );
+}
+
+/// A result Bundle carries resources outside its entries' `resource` too: an entry's
+/// `response.outcome`, and whatever an `outcome` OperationOutcome contains. Another patient's
+/// Observation in either is removed with its entry; the server's own plain outcomes stay.
+#[test]
+fn a_filtered_bundle_carries_no_resource_the_token_may_not_see() {
+    let (issuer, facade) = setup();
+    let p = get_as(&issuer, "patient/*.rs", "123", "/fhir/Observation");
+    let authorized = facade.authorize(&p, b"", now()).expect("allowed");
+    let bundle = br##"{"resourceType":"Bundle","type":"searchset","entry":[
+        {"resource":{"resourceType":"Observation","id":"mine","status":"final","code":{"text":"x"},
+            "subject":{"reference":"Patient/123"}},"search":{"mode":"match"},
+         "response":{"status":"200","outcome":{"resourceType":"Observation","id":"theirs-1",
+            "status":"final","code":{"text":"x"},"subject":{"reference":"Patient/456"}}}},
+        {"resource":{"resourceType":"OperationOutcome","contained":[{"resourceType":"Observation",
+            "id":"theirs-2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/456"}}],
+            "extension":[{"url":"http://example.org/carries","valueReference":{"reference":"#theirs-2"}}],
+            "issue":[{"severity":"warning","code":"processing"}]},"search":{"mode":"outcome"}},
+        {"resource":{"resourceType":"Observation","id":"mine-too","status":"final","code":{"text":"x"},
+            "subject":{"reference":"Patient/123"}},"search":{"mode":"match"},
+         "response":{"status":"200","outcome":{"resourceType":"OperationOutcome",
+            "issue":[{"severity":"information","code":"informational"}]}}},
+        {"resource":{"resourceType":"OperationOutcome",
+            "issue":[{"severity":"warning","code":"processing"}]},"search":{"mode":"outcome"}}
+    ]}"##;
+    let fhir_types::Resource::Bundle(mut bundle) =
+        fhir_types::json::parse_resource(bundle).unwrap()
+    else {
+        unreachable!()
+    };
+    let report = authorized.filter_bundle(&mut bundle);
+    let kept = String::from_utf8(fhir_types::json::to_vec(&fhir_types::Resource::Bundle(
+        bundle,
+    )))
+    .unwrap();
+    assert!(!kept.contains("theirs"), "{kept}");
+    assert!(kept.contains("mine-too"), "{kept}");
+    assert_eq!(report.kept, 2, "{kept}");
 }

@@ -336,7 +336,10 @@ impl Permit {
     /// history entries without a resource (deletions) are kept only under an unrestricted grant
     /// of their type, so they never reveal ids outside the caller's access. A Binary that names
     /// a `securityContext` is removed: its context is not there to check (see
-    /// [`filter_bundle_with_contexts`](Self::filter_bundle_with_contexts)).
+    /// [`filter_bundle_with_contexts`](Self::filter_bundle_with_contexts)). Only the server's
+    /// own OperationOutcomes pass unchecked, as `outcome` entries or an entry's
+    /// `response.outcome`, and only while they contain no resource; an entry carrying any
+    /// other resource there is removed.
     ///
     /// The removed entries are dropped here; [`filter_bundle_into`](Self::filter_bundle_into)
     /// hands them back instead, so a server can free them after answering.
@@ -435,8 +438,14 @@ impl Permit {
             .as_ref()
             .and_then(|s| s.mode.as_ref())
             .and_then(|m| m.as_str());
+        // An entry carries a resource in its `response.outcome` too: only the server's own
+        // message may be there, never a resource of the record.
+        let outcome = entry.response.as_ref().and_then(|r| r.outcome.as_ref());
+        if !outcome.is_none_or(is_plain_outcome) {
+            return false;
+        }
         match (&entry.resource, mode) {
-            (Some(Resource::OperationOutcome(_)), Some("outcome")) => true,
+            (Some(r), Some("outcome")) if is_plain_outcome(r) => true,
             (Some(r), Some("include")) => allows(r, self.reached()),
             (Some(r), _) if self.is_member(r) => allows(r, self.members),
             (Some(r), _) => self.is_instance(r) && allows(r, primary),
@@ -496,6 +505,12 @@ impl Permit {
 }
 
 /// The `meta.security` labels of a version (none for `None`), as (system, code) pairs.
+/// An OperationOutcome that carries no resource (nothing `contained`): a message of the
+/// server's, kept in a result Bundle without a check.
+fn is_plain_outcome(resource: &Resource) -> bool {
+    matches!(resource, Resource::OperationOutcome(o) if o.contained.is_empty())
+}
+
 fn security_labels(resource: Option<&Resource>) -> BTreeSet<(Option<&str>, Option<&str>)> {
     let labels = resource
         .and_then(Resource::meta)
