@@ -28,6 +28,21 @@ fn json_patch(s: &Server, path: &str, token: &str, patch: &serde_json::Value) ->
     )
 }
 
+/// A new Observation about `Patient/example`: its body, id and path.
+fn created(s: &Server, token: &str) -> (serde_json::Value, String, String) {
+    let r = s.send_json(
+        "POST",
+        "/Observation",
+        token,
+        &observation("Patient/example"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let body = r.json();
+    let id = body["id"].as_str().unwrap().to_owned();
+    let path = format!("/Observation/{id}");
+    (body, id, path)
+}
+
 #[test]
 fn create_update_patch_delete_in_own_compartment() {
     let s = Server::start(&[]);
@@ -152,11 +167,7 @@ fn delete_honours_if_match() {
 fn if_match_star_and_lists_follow_rfc_9110() {
     let s = Server::start(&[]);
     let t = s.patient_token("patient/*.cruds");
-    let r = s.send_json("POST", "/Observation", &t, &observation("Patient/example"));
-    assert_eq!(r.status, 201, "{}", r.text());
-    let body = r.json();
-    let id = body["id"].as_str().unwrap().to_owned();
-    let path = format!("/Observation/{id}");
+    let (body, _, path) = created(&s, &t);
     let put = |path: &str, if_match: &str, body: &serde_json::Value| {
         s.request(
             "PUT",
@@ -522,4 +533,100 @@ fn a_request_without_a_valid_token_is_refused_before_its_body_is_read() {
     let t = s.patient_token("patient/Observation.c");
     let answer = head_with_a_body_that_never_arrives(&s, Some(&t), 1_000_000);
     assert_eq!(answer, "", "answered before the body arrived");
+}
+
+/// RFC 9110 §13.1.2: under `If-None-Match: *` a write does not run when the target has a
+/// current representation, under a list of tags when one names it (412 for methods other
+/// than GET and HEAD). A deleted resource has none. Another patient's resource answers as it
+/// does without the header: the precondition never tells the caller it exists.
+#[test]
+fn if_none_match_refuses_writes_to_what_exists() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.cruds");
+    let (body, id, path) = created(&s, &t);
+    let with = |method: &str, path: &str, tags: &str, bytes: Option<&[u8]>, kind: &str| {
+        let headers = [("Content-Type", kind), ("If-None-Match", tags)];
+        s.request(method, path, Some(&t), &headers, bytes)
+    };
+    let fhir = "application/fhir+json";
+    let put = |path: &str, tags: &str, body: &serde_json::Value| {
+        with(
+            "PUT",
+            path,
+            tags,
+            Some(&serde_json::to_vec(body).unwrap()),
+            fhir,
+        )
+    };
+    let patch_doc = json!([{"op": "replace", "path": "/status", "value": "amended"}]);
+    let patch = |tags: &str| {
+        let bytes = serde_json::to_vec(&patch_doc).unwrap();
+        with(
+            "PATCH",
+            &path,
+            tags,
+            Some(&bytes),
+            "application/json-patch+json",
+        )
+    };
+    let version = || s.get(&path, &t).json()["meta"]["versionId"].clone();
+
+    // Create-only semantics: `*` never overwrites.
+    assert_eq!(put(&path, "*", &body).status, 412);
+    assert_eq!(patch("*").status, 412);
+    assert_eq!(with("DELETE", &path, "*", None, fhir).status, 412);
+    // A list refuses when one of its tags names the current version (compared weakly), and
+    // a malformed value is refused rather than ignored.
+    for tags in ["W/\"1\"", "\"9\", \"1\"", "W/\"1", "1"] {
+        assert_eq!(put(&path, tags, &body).status, 412, "{tags}");
+        assert_eq!(patch(tags).status, 412, "{tags}");
+        assert_eq!(
+            with("DELETE", &path, tags, None, fhir).status,
+            412,
+            "{tags}"
+        );
+    }
+    assert_eq!(version(), "1", "nothing changed");
+    // Tags that name another version let the write run.
+    let r = put(&path, "W/\"9\"", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = patch("W/\"1\", W/\"9\"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(version(), "3");
+
+    // A new id is created under `*`, once.
+    let mut fresh = body.clone();
+    fresh["id"] = json!("create-only");
+    let r = put("/Observation/create-only", "*", &fresh);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(put("/Observation/create-only", "*", &fresh).status, 412);
+
+    // Batch and transaction entries carry it as request.ifNoneMatch.
+    let entry = json!({"resource": body, "request":
+        {"method": "PUT", "url": format!("Observation/{id}"), "ifNoneMatch": "*"}});
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [entry]});
+    let r = s.send_json("POST", "", &t, &batch);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["entry"][0]["response"]["status"], "412");
+    let transaction = json!({"resourceType": "Bundle", "type": "transaction", "entry": [entry]});
+    assert_eq!(s.send_json("POST", "", &t, &transaction).status, 412);
+    assert_eq!(version(), "3", "nothing changed");
+
+    // A deleted resource has no current representation.
+    assert_eq!(s.request("DELETE", &path, Some(&t), &[], None).status, 204);
+    let r = put(&path, "*", &body);
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // Another patient's resource: the answer without the header, whatever the header says.
+    let victim = "/Observation/pat-2-heart-rate";
+    let mut stolen = observation("Patient/example");
+    stolen["id"] = json!("pat-2-heart-rate");
+    let plain = s.send_json("PUT", victim, &t, &stolen);
+    for tags in ["*", "W/\"1\"", "W/\"9\"", "bad"] {
+        let r = put(victim, tags, &stolen);
+        assert_eq!((r.status, &r.body), (plain.status, &plain.body), "{tags}");
+        let r = with("DELETE", victim, tags, None, fhir);
+        let plain = s.request("DELETE", victim, Some(&t), &[], None);
+        assert_eq!((r.status, &r.body), (plain.status, &plain.body), "{tags}");
+    }
 }

@@ -33,7 +33,7 @@ pub fn update(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     let id = match (found.as_slice(), body_id) {
         ([], None) => {
             // Nothing is current, so an `If-Match` cannot hold (as for `PUT [type]/[id]`).
-            rest::check_if_match(op.if_match, None)?;
+            rest::check_preconditions(op, None)?;
             return rest::create(tx, env, op, t);
         }
         ([], Some(id)) => {
@@ -87,7 +87,7 @@ pub fn delete(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     let found = searching::matches(tx, env, t, op.query, 2)?;
     match found.as_slice() {
         [] => Ok(Done::empty(StatusCode::NO_CONTENT)),
-        [one] => rest::delete(tx, env, t, &one.id, op.if_match),
+        [one] => rest::delete(tx, env, op, t, &one.id),
         _ => Err(MANY),
     }
 }

@@ -85,7 +85,7 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
         Route::Version(t, id, v) if get => vread(tx, env, op, t, id, *v),
         Route::Instance(t, id) if *m == Method::PUT => update(tx, env, op, t, id),
         Route::Instance(t, id) if *m == Method::PATCH => patch(tx, env, op, t, id),
-        Route::Instance(t, id) if *m == Method::DELETE => delete(tx, env, t, id, op.if_match),
+        Route::Instance(t, id) if *m == Method::DELETE => delete(tx, env, op, t, id),
         Route::Type(t) if *m == Method::POST => create(tx, env, op, t),
         Route::Type(t) if *m == Method::PUT => conditional::update(tx, env, op, t),
         Route::Type(t) if *m == Method::PATCH => conditional::patch(tx, env, op, t),
@@ -212,39 +212,42 @@ pub fn validate(t: &str, body: &Value) -> Result<(), Fail> {
 
 /// Whether an `If-Match` value holds for the live version (`None`: missing or deleted), as
 /// RFC 9110 §13.1.1 has it: `*` holds for any current representation, a list of entity-tags
-/// when one of them names the live version. Tags are compared weakly (§8.8.3.2: opaque-tags
-/// equal, `W/` or not), as FHIR's `W/"n"` version ETags need. A malformed value holds for
-/// nothing. (`If-None-Match` names a version by the same rule: [`not_modified`].)
+/// when one of them names the live version. A malformed value holds for nothing. (`If-None-Match`
+/// names a version by the same rule: [`not_modified`], [`check_if_none_match`].)
 pub(super) fn if_match_holds(if_match: &str, live: Option<&Version>) -> bool {
-    let Some(live) = live else { return false };
-    let value = if_match.trim();
+    names_live(if_match, live) == Some(true)
+}
+
+/// Whether a `*` or entity-tag list names the live version (`None`: missing or deleted), or
+/// `None` if the value is malformed. Tags are compared weakly (RFC 9110 §8.8.3.2: opaque-tags
+/// equal, `W/` or not), as FHIR's `W/"n"` version ETags need.
+fn names_live(value: &str, live: Option<&Version>) -> Option<bool> {
+    let value = value.trim();
     if value == "*" {
-        return true;
+        return Some(live.is_some());
     }
-    let current = live.version.to_string();
+    let current = live.map(|l| l.version.to_string());
     let mut matched = false;
     // #entity-tag: empty list elements are allowed (RFC 9110 §5.6.1).
     let mut rest = value;
     loop {
         rest = rest.trim_start_matches([' ', '\t', ',']);
         if rest.is_empty() {
-            return matched;
+            return Some(matched);
         }
         let tag = rest.strip_prefix("W/").unwrap_or(rest);
-        let Some((opaque, after)) = tag.strip_prefix('"').and_then(|t| t.split_once('"')) else {
-            return false;
-        };
-        matched |= opaque == current;
+        let (opaque, after) = tag.strip_prefix('"').and_then(|t| t.split_once('"'))?;
+        matched |= current.as_deref() == Some(opaque);
         rest = after.trim_start_matches([' ', '\t']);
         if !rest.is_empty() && !rest.starts_with(',') {
-            return false;
+            return None;
         }
     }
 }
 
 /// `If-Match` (when sent) must hold for the live version, else `412` and nothing is changed
 /// (RFC 9110 §13.1.1, for every method that changes state).
-pub(super) fn check_if_match(if_match: Option<&str>, live: Option<&Version>) -> Result<(), Fail> {
+fn check_if_match(if_match: Option<&str>, live: Option<&Version>) -> Result<(), Fail> {
     match if_match {
         Some(value) if !if_match_holds(value, live) => Err(Fail::new(
             StatusCode::PRECONDITION_FAILED,
@@ -253,6 +256,28 @@ pub(super) fn check_if_match(if_match: Option<&str>, live: Option<&Version>) -> 
         )),
         _ => Ok(()),
     }
+}
+
+/// `If-None-Match` (when sent) on a write must name nothing current, else `412` and nothing is
+/// changed (RFC 9110 §13.1.2: `*` fails when there is a current representation, a list when
+/// one of its tags names it). A malformed value is refused, not ignored: a client asking for
+/// create-only semantics never gets an overwrite. Asked only once the caller may write the
+/// target, so it tells nothing of resources the caller may not see.
+fn check_if_none_match(if_none_match: Option<&str>, live: Option<&Version>) -> Result<(), Fail> {
+    match if_none_match.map(|value| names_live(value, live)) {
+        Some(Some(true) | None) => Err(Fail::new(
+            StatusCode::PRECONDITION_FAILED,
+            IssueCode::Conflict,
+            "If-None-Match names the current version",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Both preconditions of a write on the live version (`None`: missing or deleted).
+pub(super) fn check_preconditions(op: &Op<'_>, live: Option<&Version>) -> Result<(), Fail> {
+    check_if_match(op.if_match, live)?;
+    check_if_none_match(op.if_none_match, live)
 }
 
 /// `POST [type]` (conditional with `If-None-Exist`).
@@ -337,7 +362,7 @@ pub(super) fn write_version(
             return Err(Fail::FORBIDDEN);
         }
     }
-    check_if_match(op.if_match, cur.as_ref().filter(|c| !c.deleted))?;
+    check_preconditions(op, cur.as_ref().filter(|c| !c.deleted))?;
     let created = cur.as_ref().is_none_or(|c| c.deleted);
     let v = tx.put(t, id, body, env.now)?;
     check_written(tx, env, &v)?;
@@ -414,14 +439,9 @@ pub(super) fn patched(
     Ok(patched)
 }
 
-/// `DELETE [type]/[id]` (with `If-Match`, only while that version is the current one).
-pub(super) fn delete(
-    tx: &Tx<'_>,
-    env: &Env<'_>,
-    t: &str,
-    id: &str,
-    if_match: Option<&str>,
-) -> Outcome {
+/// `DELETE [type]/[id]` (with `If-Match`, only while that version is the current one; with
+/// `If-None-Match`, only while it names nothing current).
+pub(super) fn delete(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome {
     let cur = tx
         .current(t, id)?
         .filter(|c| !c.deleted)
@@ -430,7 +450,7 @@ pub(super) fn delete(
         Some(body) if env.access.may_write(tx, t, id, &body) => {}
         _ => return Err(Fail::FORBIDDEN),
     }
-    check_if_match(if_match, Some(&cur))?;
+    check_preconditions(op, Some(&cur))?;
     let v = tx.delete(t, id, env.now)?.ok_or(Fail::NOT_FOUND)?;
     let mut done = Done::version(StatusCode::NO_CONTENT, v, Return::Minimal, false);
     done.payload = Payload::Empty;
