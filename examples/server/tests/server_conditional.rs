@@ -61,6 +61,22 @@ fn same_bytes(a: &Response, b: &Response) {
     assert_eq!(a.stable_headers(), b.stable_headers(), "identical headers");
 }
 
+/// The response of a transaction that succeeds.
+fn transaction(s: &Server, token: &str, bundle: &Value) -> Value {
+    let r = s.send_json("POST", "", token, bundle);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+/// Each entry's response status.
+fn statuses(response: &Value) -> Vec<&str> {
+    let entries = response["entry"].as_array().unwrap();
+    entries
+        .iter()
+        .map(|e| e["response"]["status"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn conditional_update_creates_updates_and_refuses_ambiguity() {
     let s = Server::start(&[]);
@@ -591,13 +607,8 @@ fn repeated_conditional_creates_in_a_transaction_stand_for_one_resource() {
     };
     let bundle = json!({"resourceType": "Bundle", "type": "transaction",
                         "entry": [create(1), create(2), derived(1), derived(2)]});
-    let r = s.send_json("POST", "", &t.alice, &bundle);
-    assert_eq!(r.status, 200, "{}", r.text());
-    let b = r.json();
-    let statuses: Vec<&str> = (0..4)
-        .map(|i| b["entry"][i]["response"]["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["201", "200", "201", "201"], "{b}");
+    let b = transaction(&s, &t.alice, &bundle);
+    assert_eq!(statuses(&b), ["201", "200", "201", "201"], "{b}");
     let id = b["entry"][0]["resource"]["id"].as_str().unwrap();
     for i in [2, 3] {
         let reference = &b["entry"][i]["resource"]["derivedFrom"][0]["reference"];
@@ -605,4 +616,48 @@ fn repeated_conditional_creates_in_a_transaction_stand_for_one_resource() {
     }
     let r = s.get(&format!("/Observation?{}", criteria("cc-new")), &t.reader);
     assert_eq!(r.json()["total"], 1, "{}", r.text());
+}
+
+/// A patient-scoped token may name an entry's urn:uuid in a conditional URL or `ifNoneExist`
+/// (FHIR R4 http.html, transaction processing rules: every link to a fullUrl is replaced).
+/// Such an entry is authorized as rewritten, where the urn is a `Type/id` and no longer
+/// looks like the bare id of another patient; a rewritten form the token does not allow still
+/// fails the whole transaction.
+#[test]
+fn criteria_naming_a_full_url_are_authorized_as_rewritten() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let urn = "urn:uuid:5a0c7d3e-2b1f-4e6a-8c9d-000000000001";
+    let focused = |identifier: &str| {
+        let mut o = obs(identifier, "Patient/example", "final");
+        o["focus"] = json!([{"reference": urn}]);
+        o
+    };
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": urn, "resource": obs("fu-a", "Patient/example", "final"),
+         "request": {"method": "POST", "url": "Observation"}},
+        {"resource": focused("fu-b"),
+         "request": {"method": "POST", "url": "Observation", "ifNoneExist": format!("focus={urn}")}},
+        {"resource": focused("fu-c"),
+         "request": {"method": "PUT", "url": format!("Observation?focus={urn}&{}", criteria("fu-c"))}},
+    ]});
+    let b = transaction(&s, &t.alice, &bundle);
+    assert_eq!(statuses(&b), ["201", "201", "201"], "{b}");
+    let id = b["entry"][0]["resource"]["id"].as_str().unwrap();
+    for i in [1, 2] {
+        let reference = &b["entry"][i]["resource"]["focus"][0]["reference"];
+        assert_eq!(reference, &json!(format!("Observation/{id}")), "{b}");
+    }
+
+    // Without `u`, the rewritten conditional update is refused and nothing is written.
+    let no_update = s.patient_token("patient/Observation.crs");
+    let mut again = bundle.clone();
+    again["entry"][0]["resource"] = obs("fu-refused", "Patient/example", "final");
+    let r = s.send_json("POST", "", &no_update, &again);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = s.get(
+        &format!("/Observation?{}", criteria("fu-refused")),
+        &t.reader,
+    );
+    assert_eq!(r.json()["total"], 0, "{}", r.text());
 }

@@ -1,7 +1,8 @@
 //! `batch` and `transaction` Bundles posted to the base.
 //!
 //! Every entry is authorized as the equivalent standalone request. A batch runs each entry on
-//! its own; a transaction authorizes every entry first, then runs them all in one SQLite
+//! its own; a transaction authorizes every entry first (one whose URL or criteria name another
+//! entry's fullUrl as rewritten, before any create runs), then runs them all in one SQLite
 //! transaction, so a refused or failed entry commits nothing.
 
 use std::collections::{HashMap, HashSet};
@@ -86,6 +87,10 @@ pub struct Entry {
 
 /// Authorizes one entry as the equivalent standalone request.
 pub type Authorize<'a> = dyn Fn(&Entry) -> Result<Box<dyn Access + Send>, Fail> + 'a;
+
+/// A transaction entry's rights: `None` until an entry whose request names a fullUrl is
+/// authorized as rewritten.
+type EntryAccess = Option<Box<dyn Access + Send>>;
 
 /// Told of each authorized entry that then failed (a read answered 404, a refused write), to
 /// audit it as a standalone request would be.
@@ -333,10 +338,14 @@ fn transaction(
     }
     // Authorize every entry before anything is written (by method and URL: the bodies are
     // checked as each entry runs). Entries whose URL or criteria name a fullUrl are authorized
-    // again once it is rewritten, before they run.
+    // once it is rewritten, before any create runs, and only so: as written, a urn in criteria
+    // reads as the bare id of another patient to a patient-scoped decision.
     let mut accesses = entries
         .iter()
-        .map(authorize)
+        .map(|e| match names_full_url(e) {
+            true => Ok(None),
+            false => authorize(e).map(Some),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut idx: Vec<usize> = (0..entries.len()).collect();
     idx.sort_by_key(|&i| order(&entries[i].method));
@@ -359,7 +368,7 @@ fn transaction(
                 resolve_conditional_creates(found, entries, accesses, authorize, (base, now))?;
                 for (e, access) in entries.iter_mut().zip(accesses.iter_mut()) {
                     if rewrite_request(e, &ids, &mut referenced) {
-                        *access = authorize(e)?;
+                        *access = Some(authorize(e)?);
                     }
                     if let Some(r) = &mut e.resource {
                         rewrite_references(r, &ids, &mut referenced);
@@ -368,7 +377,7 @@ fn transaction(
                 rewritten = Some(referenced);
             }
             let env = Env {
-                access: &*accesses[i],
+                access: accesses[i].as_deref().ok_or(Fail::INTERNAL)?,
                 base,
                 now,
             };
@@ -434,7 +443,7 @@ type Found<'a, 't> = (
 fn resolve_conditional_creates(
     (tx, ids, referenced): Found<'_, '_>,
     entries: &mut [Entry],
-    accesses: &mut [Box<dyn Access + Send>],
+    accesses: &mut [EntryAccess],
     authorize: &Authorize<'_>,
     (base, now): (&str, chrono::DateTime<chrono::Utc>),
 ) -> Result<(), Fail> {
@@ -445,17 +454,14 @@ fn resolve_conditional_creates(
             continue;
         }
         if rewrite_request(e, ids, referenced) {
-            *access = authorize(e)?;
+            *access = Some(authorize(e)?);
         }
+        let access = access.as_deref().ok_or(Fail::INTERNAL)?;
         let (Some(cond), Some(u), Route::Type(t)) = (&e.if_none_exist, &e.full_url, &e.route)
         else {
             continue;
         };
-        let env = Env {
-            access: &**access,
-            base,
-            now,
-        };
+        let env = Env { access, base, now };
         let pairs = super::search::pairs(cond.trim_start_matches('?'));
         // Criteria the entry's own run refuses are reported by that run.
         let Ok(found) = super::searching::matches(tx, &env, t, &pairs, 2) else {

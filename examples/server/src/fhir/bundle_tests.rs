@@ -209,7 +209,8 @@ fn a_conditional_update_url_naming_a_full_url_matches_what_it_names() {
     let all = observations(&store);
     assert_eq!(all.len(), 2, "one Observation, two versions: {all:?}");
     assert!(all.iter().all(|o| o["id"] == "obs-known"));
-    // The rewritten URL is authorized before it runs.
+    // The rewritten URL is authorized before it runs, and only it: never the urn as written.
+    assert!(seen.iter().all(|s| !s.contains(URN)), "{seen:?}");
     assert!(
         seen.iter()
             .any(|s| s.starts_with("Observation?subject=Patient/known&status=final")),
