@@ -661,3 +661,51 @@ fn criteria_naming_a_full_url_are_authorized_as_rewritten() {
     );
     assert_eq!(r.json()["total"], 0, "{}", r.text());
 }
+
+/// FHIR R4 http.html (transaction processing rules): a link to a fullUrl names what its entry
+/// resolves to, for a conditional create that finds its resource the match. So criteria
+/// naming the fullUrl of a conditional create later in the Bundle that finds one search for
+/// that match, not for the id a create would have had; criteria naming each other's fullUrls
+/// in a cycle cannot be resolved (400, nothing written).
+#[test]
+fn criteria_naming_a_later_conditional_create_name_its_match() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let target = create(&s, &t.alice, &obs("fw-target", "Patient/example", "final"));
+    let mut focused = obs("fw-focused", "Patient/example", "final");
+    focused["focus"] = json!([{"reference": format!("Observation/{target}")}]);
+    let existing = create(&s, &t.alice, &focused);
+
+    let urn = |n: u8| format!("urn:uuid:9e3b1c5d-7a2f-4d6e-8b1a-00000000000{n}");
+    let focusing = |n: u8, on: u8| {
+        let mut o = obs("fw-focused", "Patient/example", "final");
+        o["focus"] = json!([{"reference": urn(on)}]);
+        json!({"fullUrl": urn(n), "resource": o, "request": {"method": "POST",
+               "url": "Observation", "ifNoneExist": format!("focus={}", urn(on))}})
+    };
+    let found = |n: u8| {
+        json!({"fullUrl": urn(n), "resource": obs("fw-target", "Patient/example", "final"),
+               "request": {"method": "POST", "url": "Observation", "ifNoneExist": criteria("fw-target")}})
+    };
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction",
+                        "entry": [focusing(1, 2), found(2)]});
+    let b = transaction(&s, &t.alice, &bundle);
+    assert_eq!(statuses(&b), ["200", "200"], "{b}");
+    assert_eq!(b["entry"][0]["resource"]["id"], json!(existing), "{b}");
+    assert_eq!(b["entry"][1]["resource"]["id"], json!(target), "{b}");
+    let r = s.get(
+        &format!("/Observation?{}", criteria("fw-focused")),
+        &t.reader,
+    );
+    assert_eq!(r.json()["total"], 1, "no duplicate: {}", r.text());
+
+    let cycle = json!({"resourceType": "Bundle", "type": "transaction",
+                       "entry": [focusing(3, 4), focusing(4, 3)]});
+    let r = s.send_json("POST", "", &t.alice, &cycle);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = s.get(
+        &format!("/Observation?{}", criteria("fw-focused")),
+        &t.reader,
+    );
+    assert_eq!(r.json()["total"], 1, "{}", r.text());
+}

@@ -5,7 +5,7 @@
 //! entry's fullUrl as rewritten, before any create runs), then runs them all in one SQLite
 //! transaction, so a refused or failed entry commits nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use http::{Method, StatusCode};
 use secure_fhir::response::IssueCode;
@@ -438,8 +438,8 @@ type Found<'a, 't> = (
 /// Points each `urn:uuid` of a conditional create whose criteria find one resource the caller
 /// may see at that resource (FHIR R4 http.html, transaction processing), so that the other
 /// entries' references to it name the match and not an id that will never be created. In
-/// Bundle order, each create's criteria first have the fullUrls resolved so far rewritten
-/// (and are authorized again as rewritten).
+/// [`resolution_order`], each create's criteria first have the fullUrls resolved so far
+/// rewritten (and are authorized as rewritten).
 fn resolve_conditional_creates(
     (tx, ids, referenced): Found<'_, '_>,
     entries: &mut [Entry],
@@ -448,11 +448,8 @@ fn resolve_conditional_creates(
     (base, now): (&str, chrono::DateTime<chrono::Utc>),
 ) -> Result<(), Fail> {
     let mut first_create: HashMap<(String, String), String> = HashMap::new();
-    for (e, access) in entries.iter_mut().zip(accesses.iter_mut()) {
-        let conditional_create = e.method == Method::POST && e.if_none_exist.is_some();
-        if !conditional_create || !e.full_url.as_ref().is_some_and(|u| ids.contains_key(u)) {
-            continue;
-        }
+    for i in resolution_order(entries, ids)? {
+        let (e, access) = (&mut entries[i], &mut accesses[i]);
         if rewrite_request(e, ids, referenced) {
             *access = Some(authorize(e)?);
         }
@@ -476,8 +473,8 @@ fn resolve_conditional_creates(
             {
                 ids.insert(u.clone(), (t.clone(), one.id.clone()));
             }
-            // The same criteria again: the first such create makes the resource the later
-            // ones find, so they all stand for it.
+            // The same criteria again: the first such create resolved makes the resource the
+            // later ones find, so they all stand for it.
             [] => match first_create.get(&(t.clone(), cond.clone())) {
                 Some(first) => {
                     let target = ids[first].clone();
@@ -491,6 +488,60 @@ fn resolve_conditional_creates(
         }
     }
     Ok(())
+}
+
+/// The conditional creates whose fullUrl is in `ids`, in the order their criteria can be
+/// resolved: after the conditional creates whose fullUrls they name (FHIR R4 http.html: a link
+/// to a fullUrl names what its entry resolves to, for a conditional create that finds its
+/// resource the match), else in Bundle order. Criteria naming each other's fullUrls in a cycle
+/// have no such order: a 400. Linear in the entries and the fullUrls their criteria name.
+fn resolution_order(
+    entries: &[Entry],
+    ids: &HashMap<String, (String, String)>,
+) -> Result<Vec<usize>, Fail> {
+    let creates: HashMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.method == Method::POST && e.if_none_exist.is_some())
+        .filter_map(|(i, e)| e.full_url.as_deref().map(|u| (u, i)))
+        .filter(|(u, _)| ids.contains_key(*u))
+        .collect();
+    let pending: HashMap<String, (String, String)> = ids
+        .iter()
+        .filter(|(u, _)| creates.contains_key(u.as_str()))
+        .map(|(u, target)| (u.clone(), target.clone()))
+        .collect();
+    let mut waits_for = vec![0_usize; entries.len()];
+    let mut unblocks: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (&own, &i) in &creates {
+        let mut named = HashSet::new();
+        rewritten_request(&entries[i], &pending, &mut named);
+        for urn in named.iter().filter(|u| u.as_str() != own) {
+            waits_for[i] += 1;
+            unblocks.entry(creates[urn.as_str()]).or_default().push(i);
+        }
+    }
+    let mut ready: BTreeSet<usize> = creates
+        .values()
+        .copied()
+        .filter(|&i| waits_for[i] == 0)
+        .collect();
+    let mut order = Vec::with_capacity(creates.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &j in unblocks.get(&i).into_iter().flatten() {
+            waits_for[j] -= 1;
+            if waits_for[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    }
+    if order.len() < creates.len() {
+        return Err(Fail::bad_request(
+            "The ifNoneExist criteria of conditional creates in the transaction name each other's fullUrls in a cycle",
+        ));
+    }
+    Ok(order)
 }
 
 /// Rewrites the fullUrls in `ids` where `e`'s URL query and `ifNoneExist` criteria name them
