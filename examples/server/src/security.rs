@@ -63,6 +63,20 @@ pub type PatientsOf = Vec<Vec<String>>;
 /// Resources as `(type, id)`.
 type Resources = Vec<(String, String)>;
 
+/// Marks a response answered as "not found" for a resource the caller may not see (in its
+/// extensions, never sent): its audit record is the denial it is, not a missing id.
+#[derive(Debug, Clone, Copy)]
+pub struct Hidden;
+
+/// The outcome recorded for a [`Hidden`] answer: the decision's own reason for it.
+fn hidden_outcome() -> fhir_audit::Outcome {
+    fhir_audit::Outcome::Denied {
+        reason: smart_auth::decision::DenialReason::NotFound
+            .code()
+            .to_owned(),
+    }
+}
+
 /// What the response carries, for the audit record.
 #[derive(Default)]
 struct Touched {
@@ -434,8 +448,11 @@ impl Gate {
             fail.text,
         );
         let refused = facade.refused_entry(parent, request, rejection);
-        let record =
+        let mut record =
             refused.audit_record(chrono::Utc::now(), &entry_parts(entry), b"", &verdict.info);
+        if fail.hidden {
+            record.outcome = hidden_outcome();
+        }
         trail.record(record);
     }
 
@@ -500,7 +517,12 @@ impl Gate {
                 resources: resources.map(|(t, id)| ResourceRef::new(t, id)).collect(),
                 patients,
             };
-            authorized.audit_record(now, parts, body, &verdict.info, response.status(), &facts)
+            let mut r =
+                authorized.audit_record(now, parts, body, &verdict.info, response.status(), &facts);
+            if response.extensions().get::<Hidden>().is_some() {
+                r.outcome = hidden_outcome();
+            }
+            r
         };
         let mut split = per_patient(resources, &patients);
         if split.len() == 1 {

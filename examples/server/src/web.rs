@@ -17,7 +17,7 @@ use crate::fhir::outcome::{Done, Fail, Payload, Return};
 use crate::fhir::rest::{self, Env, Op};
 use crate::fhir::route::{self, Route, RouteError};
 use crate::fhir::{bundle, capability, not_modified, search};
-use crate::security::{Gate, Head, PatientsOf, Verdict};
+use crate::security::{Gate, Head, Hidden, PatientsOf, Verdict};
 use crate::store::{Store, Tx};
 
 /// The FHIR server's shared state.
@@ -238,8 +238,13 @@ fn vary_origin(h: &mut HeaderMap) {
 }
 
 fn fail_response(f: Fail) -> http::Response<Vec<u8>> {
-    if f == Fail::NOT_FOUND {
-        return fhir_response::not_found();
+    if f.is_not_found() {
+        let mut r = fhir_response::not_found();
+        if f.hidden {
+            // For the audit record only (extensions are never sent).
+            r.extensions_mut().insert(Hidden);
+        }
+        return r;
     }
     fhir_response::error(f.status, f.code, f.text)
 }

@@ -605,6 +605,40 @@ fn a_restart_loading_the_same_data_writes_no_new_versions() {
 }
 
 #[test]
+fn a_hidden_resource_is_audited_as_a_denial_not_as_a_missing_id() {
+    // Both answers are the byte-identical 404; the trail keeps the true reason (audit.md §4),
+    // so that a probe of another patient's ids is visible to auditors.
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    for (path, id) in [
+        ("/Observation/pat-2-heart-rate", "probe-hidden"),
+        ("/Observation/no-such-observation", "probe-missing"),
+        ("/Patient/pat-2/$everything", "probe-everything"),
+    ] {
+        let r = s.request("GET", path, Some(&t), &[("X-Request-Id", id)], None);
+        assert_eq!(r.status, 404, "{id}");
+    }
+    let auditor = s.token("system/AuditEvent.rs", None, None);
+    let events = s.get("/AuditEvent?_count=200", &auditor).json();
+    let reason = |id: &str| {
+        events["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .find(|e| e.to_string().contains(id))
+            .map(|e| (e["outcome"].clone(), e["outcomeDesc"].clone()))
+            .unwrap_or_else(|| panic!("{id} is audited"))
+    };
+    assert_eq!(reason("probe-hidden"), ("4".into(), "outside_grant".into()));
+    assert_eq!(
+        reason("probe-everything"),
+        ("4".into(), "outside_grant".into())
+    );
+    assert_eq!(reason("probe-missing"), ("4".into(), "not_found".into()));
+}
+
+#[test]
 fn denials_inside_batch_entries_are_audited() {
     use base64::Engine;
     let s = Server::start(&[]);
@@ -649,7 +683,7 @@ fn denials_inside_batch_entries_are_audited() {
     let reasons: Vec<_> = refused.iter().map(|e| e["outcomeDesc"].clone()).collect();
     assert_eq!(
         reasons,
-        ["other_patient", "insufficient_scope", "not_found"],
+        ["other_patient", "insufficient_scope", "outside_grant"],
         "{refused:?}"
     );
     for e in &refused {

@@ -32,7 +32,10 @@ pub enum DenialReason {
     MissingFhirUser,
     /// No scope grants this interaction on this type.
     InsufficientScope,
-    /// The resource is outside every granted compartment, user access or constraint (reads).
+    /// The resource is outside every granted compartment, user access or constraint (reads):
+    /// answered exactly as a missing resource ([`Response::NotFound`]), recorded with the code
+    /// `outside_grant`, so that an audit trail tells a probe of what the token may not see
+    /// from a request for an id that does not exist (audit.md §4: the true reason).
     NotFound,
     /// A search names a patient other than the one in context.
     OtherPatient,
@@ -75,7 +78,7 @@ impl DenialReason {
             DenialReason::MissingPatientContext => "missing_patient_context",
             DenialReason::MissingFhirUser => "missing_fhir_user",
             DenialReason::InsufficientScope => "insufficient_scope",
-            DenialReason::NotFound => "not_found",
+            DenialReason::NotFound => "outside_grant",
             DenialReason::OtherPatient => "other_patient",
             DenialReason::WriteOutOfScope => "write_out_of_scope",
             DenialReason::ChainNotGranted => "chain_not_granted",

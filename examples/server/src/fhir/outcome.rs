@@ -17,12 +17,20 @@ pub struct Fail {
     pub code: IssueCode,
     /// Fixed diagnostics text (never input).
     pub text: &'static str,
+    /// A resource the caller may not see, answered as [`Fail::NOT_FOUND`] but audited as the
+    /// denial it is ([`Fail::HIDDEN`]).
+    pub hidden: bool,
 }
 
 impl Fail {
     /// A new failure.
     pub const fn new(status: StatusCode, code: IssueCode, text: &'static str) -> Fail {
-        Fail { status, code, text }
+        Fail {
+            status,
+            code,
+            text,
+            hidden: false,
+        }
     }
     /// The byte-identical "not found".
     pub const NOT_FOUND: Fail = Fail::new(
@@ -30,6 +38,20 @@ impl Fail {
         IssueCode::NotFound,
         "Resource not found",
     );
+    /// What the caller may not see: the same answer as [`Fail::NOT_FOUND`], byte for byte;
+    /// its audit record is a denial (smart-auth's `outside_grant`), not a missing id.
+    pub const HIDDEN: Fail = Fail {
+        hidden: true,
+        ..Fail::NOT_FOUND
+    };
+
+    /// Whether this is answered as the byte-identical "not found".
+    pub fn is_not_found(&self) -> bool {
+        Fail {
+            hidden: false,
+            ..*self
+        } == Fail::NOT_FOUND
+    }
     /// A refused write or search.
     pub const FORBIDDEN: Fail = Fail::new(
         StatusCode::FORBIDDEN,

@@ -125,12 +125,14 @@ fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Ver
                 IssueCode::Deleted,
                 "The resource was deleted",
             )),
-            _ => Err(Fail::NOT_FOUND),
+            Some(_) => Err(Fail::HIDDEN),
+            None => Err(Fail::NOT_FOUND),
         };
     }
     match cur.body.as_deref() {
         Some(body) if env.access.may_read(tx, t, id, body) => Ok(cur),
-        _ => Err(Fail::NOT_FOUND),
+        Some(_) => Err(Fail::HIDDEN),
+        None => Err(Fail::NOT_FOUND),
     }
 }
 
@@ -171,9 +173,11 @@ fn vread(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str, v: i64) -> 
                     IssueCode::Deleted,
                     "This version is a deletion",
                 )),
-                _ => Err(Fail::NOT_FOUND),
+                Some(_) => Err(Fail::HIDDEN),
+                None => Err(Fail::NOT_FOUND),
             }
         }
+        None if version.body.is_some() => Err(Fail::HIDDEN),
         None => Err(Fail::NOT_FOUND),
     }
 }

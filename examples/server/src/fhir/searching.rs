@@ -225,11 +225,10 @@ pub fn compartment_search(
 pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String)]) -> Outcome {
     let (count, offset) = paging(query)?;
     let patient = tx.current("Patient", id)?.filter(|v| !v.deleted);
-    let readable = patient
-        .and_then(|p| p.body)
-        .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b));
-    if !readable {
-        return Err(Fail::NOT_FOUND);
+    match patient.and_then(|p| p.body) {
+        Some(b) if env.access.may_read(tx, "Patient", id, &b) => {}
+        Some(_) => return Err(Fail::HIDDEN),
+        None => return Err(Fail::NOT_FOUND),
     }
     let members = tx.compartment_members("Patient", id, MAX_EVERYTHING_SCANNED)?;
     // The scan stopped before the compartment's end: members after it are not looked at.
@@ -498,14 +497,14 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, Strin
         Some(v) if v.deleted => tx
             .last_live("Patient", id)?
             .and_then(|v| v.body)
-            .is_some_and(|b| env.access.may_read_deleted(tx, "Patient", &b)),
-        Some(v) => v
-            .body
-            .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b)),
-        None => false,
+            .map(|b| env.access.may_read_deleted(tx, "Patient", &b)),
+        Some(v) => v.body.map(|b| env.access.may_read(tx, "Patient", id, &b)),
+        None => None,
     };
-    if !readable {
-        return Err(Fail::NOT_FOUND);
+    match readable {
+        Some(true) => {}
+        Some(false) => return Err(Fail::HIDDEN),
+        None => return Err(Fail::NOT_FOUND),
     }
     if !env.access.may_read_accounting(id, env.base) {
         return Err(Fail::FORBIDDEN);
