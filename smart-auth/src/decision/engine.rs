@@ -10,7 +10,9 @@ use super::{
 };
 use super::{MissingContextStatus, OperationRule, PatientHistory, UserAccess};
 use crate::context::AccessContext;
-use crate::request::{CompartmentRef, FhirRequest, Interaction, OperationLevel};
+use crate::request::{
+    CompartmentRef, FhirRequest, Interaction, OperationLevel, Query, SearchParam,
+};
 use crate::scope::{Level, Permissions, Syntax};
 use crate::validator::claims::is_fhir_id;
 
@@ -383,41 +385,53 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
             _ => Err(Denial::forbidden(DenialReason::OperationNotAllowed)),
         }
     };
+    // A host operation's own parameters are the plain ones no search of the type takes.
+    let host_own =
+        |p: &SearchParam| !p.code().starts_with('_') && !ty.is_some_and(|t| search::known(t, p));
     match op.name.as_str() {
         "everything" => everything(permit, req),
         "export" => super::export::export(permit, req),
-        "meta" => read_like(permit, Permissions::READ),
-        "meta-add" | "meta-delete" => read_like(permit, Permissions::UPDATE),
+        // R4 `$meta`, `$meta-add` and `$meta-delete` take nothing in the query.
+        "meta" => no_criteria(req).and_then(|()| read_like(permit, Permissions::READ)),
+        "meta-add" | "meta-delete" => {
+            no_criteria(req).and_then(|()| read_like(permit, Permissions::UPDATE))
+        }
         // At instance level the stored resource is validated against (`mode=update|delete`),
         // so its existence shows: decided as a read of that instance.
-        "validate" if op.level == OperationLevel::Instance => read_like(permit, Permissions::READ),
+        "validate" if op.level == OperationLevel::Instance => {
+            validate_params(req.query()).and_then(|_| read_like(permit, Permissions::READ))
+        }
         "validate" => validate_type(permit, req),
-        name => match permit.policy.operations.get(name).copied() {
-            Some(OperationRule::AsRead) => read_like(permit, Permissions::READ),
-            Some(OperationRule::AsSearch) => match ty {
-                Some(ty) => {
-                    let mut permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
-                    search::check_operation_query(&mut permit, Some(ty), req.query())?;
-                    // On an instance it runs on that instance: one out of reach is missing.
-                    if let Some(id) = req.id() {
-                        if !may_hold_instance(&permit, ty, id, Permissions::SEARCH) {
-                            return Err(Denial::not_found());
+        name => {
+            match permit.policy.operations.get(name).copied() {
+                Some(OperationRule::AsRead) => own_params_only(req, host_own)
+                    .and_then(|()| read_like(permit, Permissions::READ)),
+                Some(OperationRule::AsSearch) => match ty {
+                    Some(ty) => {
+                        let mut permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
+                        search::check_operation_query(&mut permit, Some(ty), req.query())?;
+                        // On an instance it runs on that instance: one out of reach is missing.
+                        if let Some(id) = req.id() {
+                            if !may_hold_instance(&permit, ty, id, Permissions::SEARCH) {
+                                return Err(Denial::not_found());
+                            }
                         }
+                        Ok(finish(permit))
                     }
-                    Ok(finish(permit))
+                    None => {
+                        let mut permit = search::require_all_types(permit, Permissions::SEARCH)?;
+                        search::check_operation_query(&mut permit, None, req.query())?;
+                        Ok(finish(permit))
+                    }
+                },
+                Some(OperationRule::AsUpdate) => own_params_only(req, host_own)
+                    .and_then(|()| read_like(permit, Permissions::UPDATE)),
+                Some(OperationRule::NoDataAccess) => Ok(Decision::Allow(permit)),
+                Some(OperationRule::Deny) | None => {
+                    Err(Denial::forbidden(DenialReason::OperationNotAllowed))
                 }
-                None => {
-                    let mut permit = search::require_all_types(permit, Permissions::SEARCH)?;
-                    search::check_operation_query(&mut permit, None, req.query())?;
-                    Ok(finish(permit))
-                }
-            },
-            Some(OperationRule::AsUpdate) => read_like(permit, Permissions::UPDATE),
-            Some(OperationRule::NoDataAccess) => Ok(Decision::Allow(permit)),
-            Some(OperationRule::Deny) | None => {
-                Err(Denial::forbidden(DenialReason::OperationNotAllowed))
             }
-        },
+        }
     }
 }
 
@@ -433,7 +447,25 @@ fn validate_type(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> 
     else {
         return Err(Denial::forbidden(DenialReason::OperationNotAllowed));
     };
-    let q = req.query();
+    let compares = validate_params(req.query())?;
+    if permit.granting(ty, Permissions::ALL).next().is_none() {
+        // Validating is mostly done before a create: that is the scope named.
+        return Err(insufficient(&permit, Some(ty), Permissions::CREATE));
+    }
+    let needed = if compares {
+        Permissions::READ
+    } else {
+        Permissions::ALL
+    };
+    let mut permit = require(permit, ty, needed)?;
+    permit.needed = Permissions::READ;
+    Ok(Decision::Allow(permit))
+}
+
+/// The query of `$validate` (R4): at most one `mode` (`create`, `update`, `delete` or
+/// `profile`) and one `profile`, besides result controls. `Ok(true)` when the mode compares
+/// the body with the stored resource (`update`, `delete`).
+fn validate_params(q: &Query) -> Result<bool, Denial> {
     let unsupported = || Denial::bad_request(DenialReason::UnsupportedParameter);
     if !(q.has.is_empty() && q.includes.is_empty() && q.types.is_empty()) {
         return Err(unsupported());
@@ -457,18 +489,20 @@ fn validate_type(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> 
     if modes > 1 || profiles > 1 {
         return Err(unsupported());
     }
-    if permit.granting(ty, Permissions::ALL).next().is_none() {
-        // Validating is mostly done before a create: that is the scope named.
-        return Err(insufficient(&permit, Some(ty), Permissions::CREATE));
-    }
-    let needed = if compares {
-        Permissions::READ
+    Ok(compares)
+}
+
+/// The query of an operation decided as a read or update (smart.md §12.1): result controls
+/// and plain parameters `own` says are the operation's. Criteria, includes, `_has` and `_type`
+/// would be work this decision never looked at, as on a read.
+fn own_params_only(req: &FhirRequest, own: impl Fn(&SearchParam) -> bool) -> Result<(), Denial> {
+    let q = req.query();
+    let own = |p: &SearchParam| !p.is_chained() && p.modifier().is_none() && own(p);
+    if q.has.is_empty() && q.includes.is_empty() && q.types.is_empty() && q.params.iter().all(own) {
+        Ok(())
     } else {
-        Permissions::ALL
-    };
-    let mut permit = require(permit, ty, needed)?;
-    permit.needed = Permissions::READ;
-    Ok(Decision::Allow(permit))
+        Err(Denial::bad_request(DenialReason::UnsupportedParameter))
+    }
 }
 
 /// `Patient/[id]/$everything`: the compartment patient only, with R4's parameters only;

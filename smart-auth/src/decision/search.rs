@@ -184,7 +184,8 @@ fn naming_other(permit: &Permit, ty: ResourceType, id: &str) -> bool {
     confined
 }
 
-fn known(ty: ResourceType, p: &SearchParam) -> bool {
+/// Whether some search of `ty` takes `p` (a common parameter or one of the type's).
+pub(super) fn known(ty: ResourceType, p: &SearchParam) -> bool {
     COMMON_PARAMS.contains(&p.code()) || search_param(ty, p.code()).is_some()
 }
 
