@@ -25,6 +25,8 @@ pub fn generated() -> Vec<Seed> {
     fhir(&mut out);
     audit(&mut out);
     requests(&mut out);
+    authentication(&mut out);
+    checkpoints(&mut out);
     out
 }
 
@@ -419,4 +421,108 @@ fn requests(out: &mut Vec<Seed>) {
     {
         out.push(("request_decide", format!("r{i}"), s.replace("\\n", "\n").into_bytes()));
     }
+}
+
+fn authentication(out: &mut Vec<Seed>) {
+    for (name, body) in [
+        (
+            "active",
+            json!({"active": true, "iss": "https://as.example", "aud": AUDIENCE, "scope": "patient/*.rs",
+                   "client_id": "app", "exp": NOW + 300, "patient": "123", "token_type": "Bearer"}),
+        ),
+        (
+            "dpop-bound",
+            json!({"active": true, "aud": [AUDIENCE, "other"], "scope": "user/*.rs", "client_id": "app",
+                   "exp": NOW + 60, "token_type": "DPoP", "cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
+        ),
+        ("inactive", json!({"active": false})),
+        (
+            "active-string",
+            json!({"active": "true", "scope": "x", "client_id": "a"}),
+        ),
+        (
+            "refresh-token",
+            json!({"active": true, "aud": AUDIENCE, "scope": "patient/*.rs", "client_id": "app",
+                   "exp": NOW + 300, "token_type": "refresh_token"}),
+        ),
+        (
+            "no-aud-expired",
+            json!({"active": true, "scope": "patient/*.rs", "client_id": "app", "exp": NOW - 31}),
+        ),
+    ] {
+        out.push((
+            "introspection_response",
+            name.to_owned(),
+            body.to_string().into_bytes(),
+        ));
+    }
+    let f = &*crate::harness::auth::AUTH;
+    let mut signed = |target: &'static str, header: &[u8], claims: &[u8]| {
+        out.push((
+            target,
+            "valid-claims".to_owned(),
+            [&[0][..], claims].concat(),
+        ));
+        out.push((
+            target,
+            "valid-header".to_owned(),
+            [&[1][..], header].concat(),
+        ));
+        let both = [&[2][..], header, b"\n", claims].concat();
+        out.push((target, "valid-both".to_owned(), both));
+        let raw = f.key.sign_raw(header, claims);
+        out.push((
+            target,
+            "compact".to_owned(),
+            [&[3][..], raw.as_bytes()].concat(),
+        ));
+    };
+    signed("dpop_proof", &f.dpop_header, &f.dpop_claims);
+    signed("client_assertion", &f.assertion_header, &f.assertion_claims);
+    let proof = |claims: Value| [&[0][..], claims.to_string().as_bytes()].concat();
+    let uri = crate::harness::auth::DPOP_URI;
+    out.push((
+        "dpop_proof",
+        "no-ath".to_owned(),
+        proof(json!({"jti": "j", "htm": "GET", "htu": uri, "iat": NOW})),
+    ));
+    out.push((
+        "dpop_proof",
+        "htu-normalised".to_owned(),
+        proof(json!({"jti": "j", "htm": "GET", "htu": "HTTPS://FHIR.example:443/r4/./Patient/123?x#y", "iat": NOW})),
+    ));
+    out.push((
+        "client_assertion",
+        "aud-array-long-exp".to_owned(),
+        [
+            &[0][..],
+            json!({"iss": "app-1", "sub": "app-1", "aud": ["x", "https://as.example/token"],
+                         "exp": NOW + 400, "jti": "a"})
+            .to_string()
+            .as_bytes(),
+        ]
+        .concat(),
+    ));
+}
+
+fn checkpoints(out: &mut Vec<Seed>) {
+    let note = crate::harness::audit::reference_note();
+    out.push((
+        "checkpoint_note",
+        "reference".to_owned(),
+        [&[1][..], note.as_bytes()].concat(),
+    ));
+    let two_sigs = format!("{note}\u{2014} witness.example AAAAAAAA\n");
+    out.push((
+        "checkpoint_note",
+        "unknown-witness".to_owned(),
+        [&[1][..], two_sigs.as_bytes()].concat(),
+    ));
+    let mut built = b"\x00audit.example.org/fuzz\n".to_vec();
+    built.extend_from_slice(&5u64.to_le_bytes());
+    built.extend_from_slice(&[0xab; 32]);
+    built.extend_from_slice(&1_764_331_200u32.to_le_bytes());
+    out.push(("checkpoint_note", "built".to_owned(), built.clone()));
+    built.extend_from_slice(&[30, 0, 1, 2, 0, 0x20]);
+    out.push(("checkpoint_note", "built-edited".to_owned(), built));
 }

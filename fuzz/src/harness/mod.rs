@@ -5,11 +5,13 @@
 //! `http`, `serde_json` and `chrono`.
 
 pub mod audit;
+pub mod auth;
 pub mod fhir;
 pub mod request;
 pub mod token;
 
-pub use audit::{audit_log_tamper, audit_log_verify};
+pub use audit::{audit_log_tamper, audit_log_verify, checkpoint_note};
+pub use auth::{client_assertion, dpop_proof, introspection_response};
 pub use fhir::{fhir_bundle, fhir_resource};
 pub use request::request_decide;
 pub use token::{bearer_extract, jwks_parse, scope_parse, token_claims, token_validate};
@@ -30,6 +32,10 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("fhir_bundle", fhir_bundle),
     ("audit_log_verify", audit_log_verify),
     ("audit_log_tamper", audit_log_tamper),
+    ("introspection_response", introspection_response),
+    ("dpop_proof", dpop_proof),
+    ("client_assertion", client_assertion),
+    ("checkpoint_note", checkpoint_note),
 ];
 
 /// Asserts that a client-facing rendering of an error does not echo a meaningful piece of the

@@ -79,21 +79,25 @@ fn check_accepted(ctx: &smart_auth::AccessContext) {
         Some(ctx.issuer()),
         "context issuer differs from the iss claim"
     );
-    let aud_ok = match ctx.raw_claims().get("aud") {
-        Some(Value::String(a)) => a == AUDIENCE,
-        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(AUDIENCE)),
-        _ => false,
-    };
     assert!(
-        aud_ok,
+        names_audience(ctx.raw_claims().get("aud")),
         "accepted a token whose aud does not name this server"
     );
     // The maximum leeway is 300 s (smart.md §3.3).
     assert!(ctx.expires_at() + 300 > NOW, "accepted an expired token");
 }
 
+/// Whether an `aud` claim (a string or an array) names [`AUDIENCE`].
+pub(crate) fn names_audience(aud: Option<&Value>) -> bool {
+    match aud {
+        Some(Value::String(a)) => a == AUDIENCE,
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(AUDIENCE)),
+        _ => false,
+    }
+}
+
 /// Checks a refusal renders to a uniform challenge that echoes nothing.
-fn check_refused(err: &smart_auth::TokenError) {
+pub(crate) fn check_refused(err: &smart_auth::TokenError) {
     assert_uniform_challenge(&err.challenge().realm("fhir").to_header_value());
     assert!(
         !err.reason().is_empty(),
