@@ -322,7 +322,9 @@ pub(crate) fn refusal_outcome(rejection: &Rejection) -> Outcome {
 }
 
 impl Rejected {
-    /// The audit record of this refused request, with the refusal's true reason.
+    /// The audit record of this refused request, with the refusal's true reason. Its patients
+    /// are the token's launch patient and those the request itself names (audit.md §2.5), read
+    /// from the request alone, so that a probe of another patient's record is in theirs.
     pub fn audit_record(
         &self,
         now: DateTime<Utc>,
@@ -339,8 +341,54 @@ impl Rejected {
         if let Some(p) = context.and_then(|c| c.launch().patient) {
             r = r.patient(p);
         }
+        for p in self.request().map(named_patients).unwrap_or_default() {
+            r = r.patient(p);
+        }
         r.outcome(outcome)
     }
+}
+
+/// At most this many patients named by one refused request are recorded: each is an event.
+const MAX_NAMED_PATIENTS: usize = 16;
+
+/// The patients a request names itself (audit.md §2.5: a `patient`/`subject` criterion names
+/// the subject): `Patient/[id]…`, a compartment `Patient/[id]/…`, `Patient?_id=`, and each
+/// `patient`/`subject` value that is `Patient/[id]`, `<base>/Patient/[id]` or a bare id (not
+/// chained; no modifier, or `:Patient`). Read from the request alone: nothing is looked up, so
+/// a refusal's record names whom it probed whether they exist or not.
+fn named_patients(req: &FhirRequest) -> Vec<&str> {
+    use smart_auth::request::is_valid_id;
+    let patient =
+        |ty: Option<fhir_types::ResourceType>| ty == Some(fhir_types::ResourceType::Patient);
+    let mut ids = Vec::new();
+    if patient(req.resource_type()) {
+        ids.extend(req.id());
+    }
+    if let Some(c) = req.compartment().filter(|c| patient(Some(c.resource_type))) {
+        ids.push(c.id.as_str());
+    }
+    let by_id = |p: &&smart_auth::request::SearchParam| {
+        p.code() == "_id" && patient(req.resource_type()) && req.compartment().is_none()
+    };
+    let by_reference = |p: &&smart_auth::request::SearchParam| {
+        matches!(p.code(), "patient" | "subject") && matches!(p.modifier(), None | Some("Patient"))
+    };
+    for p in &req.query().params {
+        if p.is_chained() || !(by_id(&p) || by_reference(&p)) {
+            continue;
+        }
+        for v in p.value.split(',') {
+            let v = v.split("/_history/").next().unwrap_or(v);
+            let id = match v.rsplit_once("Patient/") {
+                Some((prefix, id)) if prefix.is_empty() || prefix.ends_with('/') => id,
+                _ => v,
+            };
+            ids.push(id);
+        }
+    }
+    ids.retain(|id| is_valid_id(id));
+    ids.truncate(MAX_NAMED_PATIENTS);
+    ids
 }
 
 #[cfg(test)]

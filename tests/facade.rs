@@ -612,3 +612,61 @@ fn a_filtered_bundle_carries_no_resource_the_token_may_not_see() {
     assert!(kept.contains("mine-too"), "{kept}");
     assert_eq!(report.kept, 2, "{kept}");
 }
+
+/// audit.md §2.5: a patient is the subject when the security context is limited to them or
+/// the request names them (path, compartment, a `patient`/`subject` criterion). A refused
+/// probe of patient 456 by a token in patient 123's context is filed under both, so an auditor
+/// asking `AuditEvent?patient=456` sees it; the answer is the refusal it was.
+#[test]
+fn a_refusal_is_audited_under_the_patient_it_targeted_and_the_launch_patient() {
+    let (issuer, facade) = setup();
+    let when = chrono::Utc.timestamp_opt(NOW, 0).unwrap();
+    let patients_of = |scope: &str, launch: Option<&str>, uri: &str| {
+        let mut token = issuer.token(now()).scope(scope);
+        if let Some(p) = launch {
+            token = token.patient(p);
+        }
+        let p = parts("GET", uri, &[("authorization", &bearer(&token.sign()))]);
+        let refused = refuse(&facade, &p);
+        let record = refused.audit_record(when, &p, b"", &RequestInfo::default());
+        assert!(!record.outcome.is_success(), "{uri}");
+        let mut patients = record.patients;
+        patients.sort();
+        patients
+    };
+    let launch = |uri: &str| patients_of("patient/*.rs", Some("123"), uri);
+    for uri in [
+        "/fhir/Observation?patient=456",
+        "/fhir/Observation?patient=Patient/456",
+        "/fhir/Observation?subject=Patient/456",
+        "/fhir/Observation?subject:Patient=456",
+        "/fhir/Observation?subject=456",
+        "/fhir/Patient/456",
+        "/fhir/Patient/456/_history/1",
+        "/fhir/Patient/456/Observation",
+        "/fhir/Patient?_id=456",
+    ] {
+        assert_eq!(launch(uri), ["123", "456"], "{uri}");
+    }
+    assert_eq!(
+        launch("/fhir/Observation?patient=456,789"),
+        ["123", "456", "789"]
+    );
+    // What names no patient adds none: another type, a chain, a malformed id (refused here
+    // for want of a scope on Observation).
+    for uri in [
+        "/fhir/Observation?subject=Group/456",
+        "/fhir/Observation?subject:Group=456",
+        "/fhir/Observation?patient.name=456",
+        "/fhir/Observation?patient=a*b",
+        "/fhir/Observation?code=456",
+    ] {
+        let patients = patients_of("patient/Condition.rs", Some("123"), uri);
+        assert_eq!(patients, ["123"], "{uri}");
+    }
+    // Without a launch patient, the one the request names.
+    assert_eq!(
+        patients_of("system/Condition.rs", None, "/fhir/Observation?patient=456"),
+        ["456"]
+    );
+}

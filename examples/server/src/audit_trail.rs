@@ -301,7 +301,29 @@ impl AuditTrail {
 
     /// Records a refusal: queued for the log's next group commit and for the store, without
     /// waiting (a refusal discloses nothing). A log that refuses it is reported on stderr.
+    ///
+    /// One naming several patients (the caller's launch patient and the one its request named,
+    /// audit.md §2.5) is recorded as an answered request touching several is: once per patient
+    /// without the query, which names the others, and the whole request, query included, once
+    /// more under no patient, for auditors.
     pub fn record(&self, record: AuditRecord) {
+        if record.patients.len() <= 1 {
+            return self.record_one(record);
+        }
+        for patient in &record.patients {
+            let mut mine = record.clone();
+            mine.patients = vec![patient.clone()];
+            (mine.query, mine.query_description) = (None, None);
+            self.record_one(mine);
+        }
+        if record.query.is_some() {
+            let mut whole = record;
+            whole.patients.clear();
+            self.record_one(whole);
+        }
+    }
+
+    fn record_one(&self, record: AuditRecord) {
         let record = self.ids.identify(record);
         let bytes = match record.to_log_bytes() {
             Ok(b) => b,
