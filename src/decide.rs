@@ -25,7 +25,12 @@ pub fn request_rejection(e: RequestError) -> Rejection {
         ),
         _ => (IssueCode::Invalid, invalid_text(e)),
     };
-    Rejection::new(status, code, e.code(), text)
+    let mut rejection = Rejection::new(status, code, e.code(), text);
+    if let RequestError::MethodNotAllowed(allow) = e {
+        // RFC 9110 §15.5.6: a 405 MUST list the methods the target supports.
+        rejection.allow = Some(allow);
+    }
+    rejection
 }
 
 /// What is wrong with a malformed request, in a fixed text per reason (nothing of the request is

@@ -21,6 +21,8 @@ pub struct Rejection {
     /// A second `WWW-Authenticate` (the `DPoP` scheme offered beside `Bearer`).
     dpop_challenge: Option<Box<HeaderValue>>,
     retry_after: Option<u32>,
+    /// The `Allow` header of a 405: the methods the path takes (RFC 9110 §15.5.6).
+    pub(crate) allow: Option<smart_auth::request::Allow>,
     /// Whether an authorization decision refused the request: audited as a denial whatever
     /// the status (a 404 hiding a resource the caller may not see).
     pub(crate) denied: bool,
@@ -42,6 +44,7 @@ impl Rejection {
             challenge: None,
             dpop_challenge: None,
             retry_after: None,
+            allow: None,
             denied: false,
         }
     }
@@ -248,6 +251,12 @@ impl Rejection {
         if let Some(s) = self.retry_after {
             r.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if let Some(allow) = self.allow {
+            r.headers_mut().insert(
+                http::header::ALLOW,
+                HeaderValue::from_static(allow.header_value()),
+            );
         }
         r
     }

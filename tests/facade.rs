@@ -670,3 +670,36 @@ fn a_refusal_is_audited_under_the_patient_it_targeted_and_the_launch_patient() {
         ["456"]
     );
 }
+
+/// RFC 9110 §15.5.6: the origin server MUST generate an `Allow` header field in a 405 response,
+/// listing the methods the target resource supports.
+#[test]
+fn a_405_lists_the_methods_the_path_takes() {
+    let (issuer, facade) = setup();
+    let t = issuer
+        .token(now())
+        .scope("patient/*.cruds")
+        .patient("1")
+        .sign();
+    for (method, uri, allow) in [
+        ("POST", "/fhir/Patient/1", "GET, HEAD, PUT, PATCH, DELETE"),
+        (
+            "TRACE",
+            "/fhir/Observation",
+            "GET, HEAD, POST, PUT, PATCH, DELETE",
+        ),
+        ("POST", "/fhir/Patient/1/_history", "GET, HEAD"),
+        ("POST", "/fhir/Patient/$export", "GET, HEAD"),
+    ] {
+        let p = parts(method, uri, &[("authorization", &bearer(&t))]);
+        let r = refuse(&facade, &p).to_response();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {uri}");
+    }
+    // Only a 405 carries it.
+    let p = parts("GET", "/fhir/Nonsense/1", &[("authorization", &bearer(&t))]);
+    assert!(!refuse(&facade, &p)
+        .to_response()
+        .headers()
+        .contains_key("allow"));
+}

@@ -236,7 +236,6 @@ fn strict_paths() {
         ("GET", "/fhir/Patient/1/_history/x_y", InvalidId),
         ("GET", "/other/Patient/1", NotUnderBase),
         ("GET", "/fhirx/Patient/1", NotUnderBase),
-        ("POST", "/fhir/Patient/1", MethodNotAllowed),
         ("PUT", "/fhir/Observation", MissingCriteria), // conditional update needs criteria
         ("DELETE", "/fhir/Observation", MissingCriteria),
         ("GET", "/fhir/Observation/1/Patient", InvalidPath), // not a compartment type
@@ -285,6 +284,53 @@ fn strict_paths() {
     }
     assert_eq!(UnknownResourceType.status(), http::StatusCode::NOT_FOUND);
     assert_eq!(InvalidId.status(), http::StatusCode::BAD_REQUEST);
+}
+
+/// RFC 9110 §15.5.6: a 405 response MUST carry `Allow` with the methods the target resource
+/// supports: each refused method says what its path's shape takes (R4 http.html). A shape FHIR
+/// does not define takes none: it is an invalid path, not a 405.
+#[test]
+fn a_method_not_allowed_says_which_methods_are() {
+    let everything = "GET, HEAD, POST, PUT, PATCH, DELETE";
+    let rows = [
+        ("PUT", "/fhir", "GET, HEAD, POST"),
+        ("OPTIONS", "/fhir/Observation", everything),
+        ("TRACE", "/fhir/Observation", everything),
+        ("POST", "/fhir/Patient/1", "GET, HEAD, PUT, PATCH, DELETE"),
+        ("POST", "/fhir/Patient/1/_history", "GET, HEAD"),
+        ("DELETE", "/fhir/Patient/1/_history/2", "GET, HEAD"),
+        ("POST", "/fhir/Patient/1/Observation", "GET, HEAD"),
+        ("PUT", "/fhir/Patient/1/$everything", "GET, HEAD, POST"),
+        ("POST", "/fhir/$export", "GET, HEAD"),
+        ("POST", "/fhir/Group/g1/$export", "GET, HEAD"),
+    ];
+    for (method, uri, allow) in rows {
+        match classify(method, uri) {
+            Err(RequestError::MethodNotAllowed(a)) => {
+                assert_eq!(a.header_value(), allow, "{method} {uri}");
+                // Each method it names is taken on that path (a conditional write asks
+                // for criteria).
+                for m in allow.split(", ") {
+                    let r = classify(m, uri);
+                    assert!(
+                        matches!(r, Ok(_) | Err(RequestError::MissingCriteria)),
+                        "{m} {uri}: {r:?}"
+                    );
+                }
+            }
+            other => panic!("{method} {uri}: {other:?}"),
+        }
+    }
+    for (method, uri) in [
+        ("POST", "/fhir/Observation/1/Patient"),
+        ("GET", "/fhir/Patient/1/Observation/2"),
+    ] {
+        assert_eq!(
+            classify(method, uri).err(),
+            Some(RequestError::InvalidPath),
+            "{method} {uri}"
+        );
+    }
 }
 
 #[test]

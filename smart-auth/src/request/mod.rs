@@ -151,6 +151,28 @@ pub struct Operation {
     pub level: OperationLevel,
 }
 
+/// The methods a path's shape takes: what a `405 Method Not Allowed` answer lists in its
+/// `Allow` header (RFC 9110 §15.5.6: the origin server MUST generate one in a 405 response).
+///
+/// ```
+/// use smart_auth::request::{FhirRequest, RequestError};
+/// let (parts, ()) = http::Request::post("/fhir/Patient/1").body(()).unwrap().into_parts();
+/// let Err(RequestError::MethodNotAllowed(allow)) = FhirRequest::from_parts(&parts, "/fhir", None)
+/// else {
+///     panic!("POST to an instance is not a FHIR interaction")
+/// };
+/// assert_eq!(allow.header_value(), "GET, HEAD, PUT, PATCH, DELETE");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allow(path::Shape);
+
+impl Allow {
+    /// The `Allow` header value: the methods, comma-separated (e.g. `GET, HEAD`).
+    pub fn header_value(self) -> &'static str {
+        self.0.methods()
+    }
+}
+
 /// Why a request is not a well-formed FHIR request. Each maps to one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -169,9 +191,10 @@ pub enum RequestError {
     InvalidId,
     /// The method is not defined for this path, or not taken for it: a bulk `$export` kick-off
     /// is taken by GET only (its POST form's Parameters body is not read, so its parameters
-    /// could not be decided).
+    /// could not be decided). Carries the methods the path's shape takes, for the `Allow`
+    /// header a 405 must have.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(Allow),
     /// A malformed query or `If-None-Exist` header.
     #[error("invalid query")]
     InvalidQuery,
@@ -195,7 +218,7 @@ impl RequestError {
         use http::StatusCode as S;
         match self {
             RequestError::NotUnderBase | RequestError::UnknownResourceType => S::NOT_FOUND,
-            RequestError::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
+            RequestError::MethodNotAllowed(_) => S::METHOD_NOT_ALLOWED,
             RequestError::QueryTooLong => S::URI_TOO_LONG,
             RequestError::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
             _ => S::BAD_REQUEST,
@@ -209,7 +232,7 @@ impl RequestError {
             RequestError::InvalidPath => "invalid_path",
             RequestError::UnknownResourceType => "unknown_resource_type",
             RequestError::InvalidId => "invalid_id",
-            RequestError::MethodNotAllowed => "method_not_allowed",
+            RequestError::MethodNotAllowed(_) => "method_not_allowed",
             RequestError::InvalidQuery => "invalid_query",
             RequestError::TooManyParameters => "too_many_parameters",
             RequestError::QueryTooLong => "query_too_long",

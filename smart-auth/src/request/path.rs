@@ -4,7 +4,7 @@ use fhir_types::ResourceType;
 use http::Method;
 
 use super::{
-    CompartmentRef, FhirRequest, Interaction, Operation, OperationLevel, Query, RequestError,
+    Allow, CompartmentRef, FhirRequest, Interaction, Operation, OperationLevel, Query, RequestError,
 };
 
 /// The compartment types of FHIR R4 (compartmentdefinition.html).
@@ -15,6 +15,50 @@ const COMPARTMENT_TYPES: [ResourceType; 5] = [
     ResourceType::Practitioner,
     ResourceType::Device,
 ];
+
+/// The path shapes that take a fixed set of methods (R4 http.html).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// The base and operations: `POST` runs a batch or an operation.
+    BaseOrOperation,
+    /// A type: `POST` creates; `PUT`, `PATCH` and `DELETE` are conditional.
+    Type,
+    /// An instance.
+    Instance,
+    /// History, a version, a compartment search, a bulk `$export` kick-off.
+    ReadOnly,
+}
+
+impl Shape {
+    pub(super) fn methods(self) -> &'static str {
+        match self {
+            Shape::BaseOrOperation => "GET, HEAD, POST",
+            Shape::Type => "GET, HEAD, POST, PUT, PATCH, DELETE",
+            Shape::Instance => "GET, HEAD, PUT, PATCH, DELETE",
+            Shape::ReadOnly => "GET, HEAD",
+        }
+    }
+}
+
+/// What the shape of `segs` takes, for a method it does not; `None` for a shape FHIR does not
+/// define.
+fn allowed(segs: &[&str]) -> Option<Allow> {
+    let compartment = |ty: &str| {
+        ty.parse::<ResourceType>()
+            .is_ok_and(|t| COMPARTMENT_TYPES.contains(&t))
+    };
+    let shape = match segs {
+        [.., "$export"] => Shape::ReadOnly,
+        [] => Shape::BaseOrOperation,
+        [_] => Shape::Type,
+        [_, _] => Shape::Instance,
+        [_, _, op] if op.starts_with('$') => Shape::BaseOrOperation,
+        [_, _, "_history"] | [_, _, "_history", _] => Shape::ReadOnly,
+        [ty, _, _] if compartment(ty) => Shape::ReadOnly,
+        _ => return None,
+    };
+    Some(Allow(shape))
+}
 
 /// Whether `id` is a FHIR R4 `id`: `[A-Za-z0-9\-.]{1,64}`.
 pub fn is_valid_id(id: &str) -> bool {
@@ -106,8 +150,10 @@ pub(super) fn classify(
     let op_method = get || post;
     // A bulk export kick-off by POST carries its parameters (`_type`, `_typeFilter`) in a
     // Parameters body this model does not read; GET is the form servers SHALL take (Bulk Data).
+    let not_allowed =
+        || allowed(&segs).map_or(RequestError::InvalidPath, RequestError::MethodNotAllowed);
     if post && segs.last().is_some_and(|s| *s == "$export") {
-        return Err(RequestError::MethodNotAllowed);
+        return Err(not_allowed());
     }
     req.interaction = match segs.as_slice() {
         [] if get => Interaction::SearchSystem,
@@ -139,7 +185,7 @@ pub(super) fn classify(
                 Method::PUT => conditional(Interaction::ConditionalUpdate)?,
                 Method::PATCH => conditional(Interaction::ConditionalPatch)?,
                 Method::DELETE => conditional(Interaction::ConditionalDelete)?,
-                _ => return Err(RequestError::MethodNotAllowed),
+                _ => return Err(not_allowed()),
             }
         }
         [ty, "_search"] if post => {
@@ -163,7 +209,7 @@ pub(super) fn classify(
                 Method::PUT => Interaction::Update,
                 Method::PATCH => Interaction::Patch,
                 Method::DELETE => Interaction::Delete,
-                _ => return Err(RequestError::MethodNotAllowed),
+                _ => return Err(not_allowed()),
             }
         }
         [ty, rid, "_history"] if get => {
@@ -207,11 +253,7 @@ pub(super) fn classify(
             {
                 resource_type(first)?;
             }
-            return Err(if segs.len() <= 4 {
-                RequestError::MethodNotAllowed
-            } else {
-                RequestError::InvalidPath
-            });
+            return Err(not_allowed());
         }
     };
     Ok(req)
