@@ -50,6 +50,10 @@ impl Rejection {
     }
 
     /// The answer for a resource the caller may not know about: byte-identical to a missing one.
+    /// Its audit record is a failure, as for an id that does not exist; a resource hidden by a
+    /// result check is refused with the [`Rejection`] the check returns
+    /// ([`Authorized::check_resource`](crate::Authorized::check_resource)): the same bytes,
+    /// recorded as the denial it is (`outside_grant`, audit.md §4).
     pub fn not_found(reason: &'static str) -> Rejection {
         Rejection::new(
             StatusCode::NOT_FOUND,

@@ -3,8 +3,9 @@
 //! [`ReplayStore`] is the seam: a host running several instances backs it with a shared store
 //! (a database row with a unique key, a cache with set-if-absent). [`InMemoryReplayStore`] is
 //! bounded and safe under concurrency; when full of live entries it refuses (fails closed)
-//! rather than forget one, and one owner (a DPoP proof key, a client) may hold only a share
-//! of it, so that no single client can fill it for everyone.
+//! rather than forget one, and one owner (the user of a DPoP-bound token's client, a client's
+//! assertions, a DPoP proof key when no token names a client) may hold only a share of it, so
+//! that no single owner can fill it for everyone.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -41,9 +42,10 @@ pub trait ReplayStore: Send + Sync {
     ) -> Result<(), TokenError>;
 
     /// [`check_and_record`](Self::check_and_record) for an identifier that belongs to `owner`
-    /// (the client of a DPoP-bound token or of an assertion; a DPoP proof key when no token
+    /// (for a DPoP-bound token its user of its client: `iss`, `client_id` and `sub`, or the
+    /// client alone without `sub`; for an assertion its client; a DPoP proof key when no token
     /// names its client): a store may also refuse it, [`TokenError::ReplayQuotaExceeded`], when
-    /// `owner` already holds its share of the store, so that one client cannot fill the store
+    /// `owner` already holds its share of the store, so that one owner cannot fill the store
     /// and lock every other one out (RFC 9449 §11.1). A shared store should bound each owner
     /// as [`InMemoryReplayStore`] does. Required, with no default: one that ignored `owner`
     /// would be owner-blind without saying so.

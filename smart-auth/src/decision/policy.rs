@@ -122,6 +122,10 @@ where
 #[non_exhaustive]
 pub enum OperationRule {
     /// Like a read of the instance (or a search of the type at type level): `r`/`s` + checks.
+    /// The query may hold result controls and the operation's own parameters (plain ones, not
+    /// starting with `_` and without a modifier, that no search of the type takes); criteria,
+    /// chains, includes, `_has` and `_type` are 400 `unsupported_parameter`, as on a read
+    /// (smart.md §12.1): they would select resources no check saw.
     AsRead,
     /// Like a search of the type, its criteria, chains, `_has` and includes decided as a
     /// search's (parameters no search takes and not starting with `_` are the operation's own,
@@ -129,6 +133,7 @@ pub enum OperationRule {
     /// compartment can hold (otherwise it is not found, as a read of it would be).
     AsSearch,
     /// Like an update of the instance (instance level only: refused at type or system level).
+    /// Its query is held to what [`AsRead`](Self::AsRead)'s may hold.
     AsUpdate,
     /// Touches no stored data (e.g. a terminology lookup); allowed for any valid token.
     NoDataAccess,

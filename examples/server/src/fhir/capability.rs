@@ -101,7 +101,7 @@ pub fn statement(base: &str, smart: &Value) -> Value {
                     "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                     "code": "SMART-on-FHIR"
                 }]}],
-                "description": "SMART App Launch 2.x: OAuth 2.0 bearer tokens; see .well-known/smart-configuration",
+                "description": "SMART App Launch 2.x: OAuth 2.0 access tokens, as Bearer or DPoP-bound (RFC 9449); see .well-known/smart-configuration",
             },
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
