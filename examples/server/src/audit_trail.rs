@@ -305,7 +305,9 @@ impl AuditTrail {
     /// One naming several patients (the caller's launch patient and the one its request named,
     /// audit.md §2.5) is recorded as an answered request touching several is: once per patient
     /// without the query, which names the others, and the whole request, query included, once
-    /// more under no patient, for auditors.
+    /// more under no patient, for auditors. A patient-user's `fhirUser` is left out of the
+    /// copies of other patients (the user stays named by issuer and subject): it would name
+    /// one patient in another's trail, and put that trail in the prober's compartment.
     pub fn record(&self, record: AuditRecord) {
         if record.patients.len() <= 1 {
             return self.record_one(record);
@@ -314,6 +316,16 @@ impl AuditTrail {
             let mut mine = record.clone();
             mine.patients = vec![patient.clone()];
             (mine.query, mine.query_description) = (None, None);
+            if let Some(user) = &mut mine.user {
+                if user
+                    .fhir_user
+                    .as_deref()
+                    .and_then(patient_user)
+                    .is_some_and(|p| p != patient)
+                {
+                    user.fhir_user = None;
+                }
+            }
             self.record_one(mine);
         }
         if record.query.is_some() {
@@ -474,6 +486,14 @@ fn write_view(store: &Store, config: &RenderConfig, records: Vec<(AuditRecord, V
         }
     }
     ok
+}
+
+/// The patient a `fhirUser` is (`Patient/[id]`, or an absolute URL ending so), if it is one.
+fn patient_user(fhir_user: &str) -> Option<&str> {
+    match fhir_user.rsplit_once("Patient/") {
+        Some((prefix, id)) if prefix.is_empty() || prefix.ends_with('/') => Some(id),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ fn a_refused_probe_is_audited_under_the_patient_it_named() {
         r.json()
     };
     let (pat2, example) = (of("pat-2"), of("example"));
+    let own = s.get("/AuditEvent?_count=500", &t);
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert!(!own.text().contains("pat-2"), "{}", own.text());
     let all = s.get("/AuditEvent?_count=500", &auditor).json();
     for (path, id, _) in probes {
         // Patient/pat-2's trail holds the probe, a denial, without the query naming them.
@@ -63,6 +66,8 @@ fn a_refused_probe_is_audited_under_the_patient_it_named() {
         assert_eq!(events.len(), 1, "{id} in pat-2's trail: {events:?}");
         assert!(events[0].contains(r#""outcome":"4""#), "{}", events[0]);
         assert!(queries.is_empty(), "{id}: {queries:?}");
+        // Nor the prober, a patient-user: example's trail holds no event naming pat-2.
+        assert!(!events[0].contains("Patient/example"), "{}", events[0]);
         // The launch patient's too (the user is that patient: every event names them).
         let (events, _) = events_of(&example, id);
         assert!(
