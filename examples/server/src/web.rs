@@ -246,7 +246,12 @@ fn fail_response(f: Fail) -> http::Response<Vec<u8>> {
         }
         return r;
     }
-    fhir_response::error(f.status, f.code, f.text)
+    let mut r = fhir_response::error(f.status, f.code, f.text);
+    if let Some(allow) = f.allow {
+        r.headers_mut()
+            .insert(header::ALLOW, http::HeaderValue::from_static(allow));
+    }
+    r
 }
 
 /// Whether the client takes the JSON this server answers in. A `_format` or an `Accept` that

@@ -558,6 +558,7 @@ fn answers_no_handler_made_carry_the_security_headers() {
     let (mut child, addr) = server_support::spawn(&["--listen".into(), "127.0.0.1:0".into()]);
     let r = server_support::raw_request(&addr, "GET", "/auth/token", &[], None);
     assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST,OPTIONS"), "RFC 9110 §15.5.6");
     secure("wrong method", &r);
     let preflight = [
         ("Origin".to_owned(), "http://127.0.0.1:9000".to_owned()),

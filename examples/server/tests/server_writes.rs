@@ -630,3 +630,37 @@ fn if_none_match_refuses_writes_to_what_exists() {
         assert_eq!((r.status, &r.body), (plain.status, &plain.body), "{tags}");
     }
 }
+
+/// RFC 9110 §15.5.6: the origin server MUST generate an `Allow` header field in a 405 response
+/// with the methods the target resource supports: the facade's 405s (no FHIR interaction on
+/// the path has the method) and the server's own (its conformance resources, an interaction it
+/// does not implement: an empty `Allow` for a resource that takes no method here).
+#[test]
+fn every_405_says_which_methods_the_target_takes() {
+    let s = Server::start(&[]);
+    let admin = s.token("system/*.cruds", None, None);
+    let obs = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}});
+    let obs = serde_json::to_vec(&obs).unwrap();
+    let fhir_json = [("Content-Type", "application/fhir+json")];
+    let rows: [(&str, &str, Option<&[u8]>, &str); 4] = [
+        (
+            "POST",
+            "/Patient/example",
+            Some(&obs),
+            "GET, HEAD, PUT, PATCH, DELETE",
+        ),
+        (
+            "DELETE",
+            "/OperationDefinition/Patient-disclosures",
+            None,
+            "GET, HEAD",
+        ),
+        ("GET", "/?_type=Observation", None, "POST"),
+        ("POST", "/Observation/$validate", Some(&obs), ""),
+    ];
+    for (method, path, body, allow) in rows {
+        let r = s.request(method, path, Some(&admin), &fhir_json, body);
+        assert_eq!(r.status, 405, "{method} {path}: {}", r.text());
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+    }
+}

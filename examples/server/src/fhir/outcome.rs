@@ -20,6 +20,8 @@ pub struct Fail {
     /// A resource the caller may not see, answered as [`Fail::NOT_FOUND`] but audited as the
     /// denial it is ([`Fail::HIDDEN`]).
     pub hidden: bool,
+    /// The `Allow` header of a 405: the methods the target takes (RFC 9110 §15.5.6).
+    pub allow: Option<&'static str>,
 }
 
 impl Fail {
@@ -30,6 +32,7 @@ impl Fail {
             code,
             text,
             hidden: false,
+            allow: None,
         }
     }
     /// The byte-identical "not found".
@@ -64,6 +67,17 @@ impl Fail {
         IssueCode::Exception,
         "Internal error",
     );
+    /// A `405` with `text`, naming in `Allow` the methods the target takes (`""`: none here).
+    pub const fn method_not_allowed(text: &'static str, allow: &'static str) -> Fail {
+        Fail {
+            allow: Some(allow),
+            ..Fail::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                IssueCode::NotSupported,
+                text,
+            )
+        }
+    }
     /// A `400` with `text`.
     pub const fn bad_request(text: &'static str) -> Fail {
         Fail::new(StatusCode::BAD_REQUEST, IssueCode::Invalid, text)

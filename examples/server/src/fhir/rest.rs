@@ -21,11 +21,13 @@ pub const APPEND_ONLY: &[&str] = &["AuditEvent"];
 
 /// A write to one of the server's own conformance resources (served from the code, not the
 /// store).
-const OWN: Fail = Fail::new(
-    StatusCode::METHOD_NOT_ALLOWED,
-    IssueCode::NotSupported,
+const OWN: Fail = Fail::method_not_allowed(
     "This conformance resource is the server's own and cannot be changed",
+    READ_ONLY,
 );
+
+/// The methods of what is only read.
+const READ_ONLY: &str = "GET, HEAD";
 
 /// One interaction to run, from an HTTP request or a Bundle entry.
 pub struct Op<'a> {
@@ -74,10 +76,9 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
     let get = *m == Method::GET || *m == Method::HEAD;
     match op.route {
         Route::Instance(t, _) | Route::Type(t) if !get && APPEND_ONLY.contains(&t.as_str()) => {
-            Err(Fail::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                IssueCode::NotSupported,
+            Err(Fail::method_not_allowed(
                 "AuditEvents are append-only: the server records them itself",
+                READ_ONLY,
             ))
         }
         Route::Instance(t, id) if !get && capability::is_own_definition(t, id) => Err(OWN),
@@ -104,11 +105,35 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
         Route::InstanceOperation(t, id, name) if get && t == "Patient" && name == "disclosures" => {
             searching::disclosures(tx, env, id, op.query)
         }
-        _ => Err(Fail::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            IssueCode::NotSupported,
+        _ => Err(Fail::method_not_allowed(
             "This interaction is not supported here",
+            allowed(op.route),
         )),
+    }
+}
+
+/// The methods this server takes on `route` (those [`run`] runs, the base's batches and
+/// transactions, the documents served before it): the `Allow` of its 405s, empty where it
+/// takes none.
+fn allowed(route: &Route) -> &'static str {
+    match route {
+        Route::Instance(t, _) | Route::Type(t) if APPEND_ONLY.contains(&t.as_str()) => READ_ONLY,
+        Route::Instance(..) => "GET, HEAD, PUT, PATCH, DELETE",
+        Route::Type(_) => "GET, HEAD, POST, PUT, PATCH, DELETE",
+        Route::Base | Route::TypeSearch(_) => "POST",
+        Route::InstanceOperation(t, _, name)
+            if t == "Patient" && matches!(name.as_str(), "everything" | "disclosures") =>
+        {
+            READ_ONLY
+        }
+        Route::InstanceOperation(..) | Route::TypeOperation(..) => "",
+        Route::Metadata
+        | Route::SmartConfiguration
+        | Route::SystemHistory
+        | Route::TypeHistory(_)
+        | Route::InstanceHistory(..)
+        | Route::Version(..)
+        | Route::Compartment { .. } => READ_ONLY,
     }
 }
 
