@@ -143,6 +143,24 @@ fn granular_scopes_narrow_every_search_like_interaction() {
                 "[{scopes}] {line}: {n:?}"
             );
         }
+        // A comma in a constraint is literal to the result check (no code is
+        // `laboratory,vital-signs`); as a search value it would be an OR that admits (and
+        // counts, `_summary=count`) both categories. The query carries it escaped (`\,`).
+        let comma = format!("{level}/Observation.rs?category=laboratory,vital-signs");
+        let d = a.decide(
+            &context(&comma, *patient, *user),
+            &request("GET Observation"),
+        );
+        let q = d
+            .permit()
+            .and_then(|p| p.narrowing())
+            .unwrap()
+            .to_query_params();
+        let literal = ("category".to_owned(), "laboratory\\,vital-signs".to_owned());
+        assert!(
+            !q.is_empty() && q.iter().all(|and| and.contains(&literal)),
+            "[{comma}]: {q:?}"
+        );
         for line in [
             "POST Observation",
             "PUT Observation/1",

@@ -155,7 +155,8 @@ impl Alternative {
 ///
 /// A compartment alternative is applied as a compartment search (`Patient/123/Observation`), or
 /// as the OR of [`fhir_types::compartment::narrowing_params`] (`subject=Patient/123` OR
-/// `performer=Patient/123`); each constraint is added as the `param=value` it was written as.
+/// `performer=Patient/123`); each constraint is added as the `param=value` it was written as,
+/// a comma escaped (`\,`): the constraint is literal, never a search OR.
 ///
 /// For Patient searches the CompartmentDefinition also lists `link` (`Patient?link=Patient/123`:
 /// the patients whose records link to 123). By default links are not followed, so
@@ -207,7 +208,9 @@ impl Narrowing {
             let constraints = alt
                 .constraints
                 .iter()
-                .map(|c| (c.param().to_owned(), c.value().to_owned()));
+                // The value is literal (as the result check reads it); in search syntax a
+                // bare comma is an OR, so it goes escaped. A scope token has no `\`.
+                .map(|c| (c.param().to_owned(), c.value().replace(',', "\\,")));
             let Some(c) = &alt.compartment else {
                 out.push(constraints.collect());
                 continue;
