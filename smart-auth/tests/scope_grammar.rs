@@ -397,6 +397,33 @@ fn intersect_never_widens() {
     );
 }
 
+/// Every pair of constrained scopes of one type meets in its own scope, so the intersection of
+/// two grants can hold far more scopes than either (and than a token may carry): beyond the
+/// default bound of 256 it is refused as too many, never built in full (65,536 scopes here,
+/// each checked against all before it: minutes of work before).
+#[test]
+fn intersect_is_bounded() {
+    let grant = |param: &str, n: usize| {
+        let scopes: Vec<String> = (0..n)
+            .map(|i| format!("patient/Observation.rs?{param}=v{i}"))
+            .collect();
+        ScopeSet::parse(&scopes.join(" "))
+    };
+    let at_bound = grant("category", 16).intersect(&grant("code", 16));
+    assert_eq!(at_bound.rejection(), None);
+    assert_eq!(at_bound.resource_scopes().count(), 256);
+    for (a, b) in [(17, 16), (256, 256)] {
+        let over = grant("category", a).intersect(&grant("code", b));
+        assert_eq!(
+            over.rejection(),
+            Some(ScopeRejection::TooManyScopes),
+            "{a}x{b}"
+        );
+        assert_eq!(over.iter().count(), 0, "{a}x{b}");
+        assert_eq!(over.normalize().iter().count(), 0, "{a}x{b}");
+    }
+}
+
 #[test]
 fn subset_for_refresh() {
     let original = ScopeSet::parse("patient/*.rs openid");

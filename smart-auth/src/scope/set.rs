@@ -357,10 +357,14 @@ impl ScopeSet {
 
     /// Down-scoping: what both sets grant (e.g. requested ∩ pre-authorised). Never wider than
     /// either side: types meet (`*` ∩ `Observation` = `Observation`), letters intersect and
-    /// constraints add up. A rejected side yields a rejected result.
+    /// constraints add up. A rejected side yields a rejected result, and so does a result of
+    /// more scopes than the default [`ScopePolicy::max_scopes`] (each pair of constrained scopes
+    /// of one type meets in its own: two grants of 256 could make 65,536).
     pub fn intersect(&self, other: &ScopeSet) -> ScopeSet {
+        let max = ScopePolicy::default().max_scopes;
         let mut scopes: Vec<Scope> = Vec::new();
-        for s in self.iter() {
+        let mut rejection = self.inner.rejection.or(other.inner.rejection);
+        'pairs: for s in self.iter() {
             match s {
                 Scope::Resource(a) => {
                     for b in other.resource_scopes().filter(|b| b.level == a.level) {
@@ -394,6 +398,11 @@ impl ScopeSet {
                         };
                         let r = Scope::Resource(r);
                         if !scopes.contains(&r) {
+                            if scopes.len() >= max {
+                                rejection.get_or_insert(ScopeRejection::TooManyScopes);
+                                scopes.clear();
+                                break 'pairs;
+                            }
                             scopes.push(r);
                         }
                     }
@@ -404,7 +413,6 @@ impl ScopeSet {
                 _ => {}
             }
         }
-        let rejection = self.inner.rejection.or(other.inner.rejection);
         ScopeSet {
             inner: Arc::new(Inner {
                 scopes,
