@@ -11,7 +11,7 @@ use crate::jwks::KeyCache;
 use crate::mtls::ring_eq;
 use crate::time::{Leeway, MaxAge, UnixTime};
 use crate::validator::claims::{
-    audiences, check_times, is_fhir_user, numeric_date, opt_str, req_str,
+    audiences, check_times, is_fhir_user, numeric_date, opt_id_str, opt_str, req_str,
 };
 
 /// What the client knows about the authentication request this ID token answers.
@@ -155,7 +155,8 @@ impl IdTokenValidator {
                 return Err(TokenError::BadIssueTime);
             }
         }
-        let subject = req_str(&claims, "sub")?;
+        // An identifier: never `""`, which would make every such token one user.
+        let subject = opt_id_str(&claims, "sub")?.ok_or(TokenError::MissingClaim("sub"))?;
         let nonce = opt_str(&claims, "nonce")?;
         if let Some(want) = expect.nonce {
             if !nonce.is_some_and(|n| ring_eq(n.as_bytes(), want.as_bytes())) {

@@ -434,6 +434,24 @@ fn id_token_rules() {
 }
 
 #[test]
+fn id_token_subject_is_an_identifier() {
+    // OIDC Core §2: `sub` is the end-user's identifier; `""` would make every token carrying
+    // it the same user to a client keying on it (as the access-token checks already refuse).
+    let (i, v) = oidc();
+    let t = i.token(NOW).header("typ", "JWT").claim("sub", "").sign();
+    let e = IdTokenExpectations::default();
+    assert_eq!(
+        v.validate(&t, &e, NOW),
+        Err(TokenError::InvalidClaim("sub"))
+    );
+    let t = i.token(NOW).header("typ", "JWT").without("sub").sign();
+    assert_eq!(
+        v.validate(&t, &e, NOW),
+        Err(TokenError::MissingClaim("sub"))
+    );
+}
+
+#[test]
 fn id_token_max_age_of_iat_is_the_one_given() {
     // Before, max_age_of_iat was untested and took a bare i64 (negative: every token refused).
     let (i, v) = oidc();
