@@ -27,7 +27,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::jose::Algorithm;
-use crate::scope::ScopeSet;
+use crate::scope::Scope;
 
 /// The capability strings SMART App Launch 2.2 defines.
 pub const KNOWN_CAPABILITIES: [&str; 20] = [
@@ -228,9 +228,9 @@ impl SmartConfigurationBuilder {
                 return Err(DiscoveryError::UnknownCapability(cap.clone()));
             }
         }
+        // Exactly one valid token each (a string of several, or with spaces, is no scope).
         for scope in &self.scopes {
-            let set = ScopeSet::parse(scope);
-            if !set.issues().is_empty() || set.rejection().is_some() || set.iter().count() != 1 {
+            if scope.parse::<Scope>().is_err() {
                 return Err(DiscoveryError::UnsupportedScope(scope.clone()));
             }
         }
@@ -402,11 +402,19 @@ mod tests {
             sso.unwrap_err(),
             DiscoveryError::Missing("issuer and jwks_uri")
         );
-        let scope = base().scopes_supported(["patient/Observation.dus"]).build();
-        assert_eq!(
-            scope.unwrap_err(),
-            DiscoveryError::UnsupportedScope("patient/Observation.dus".into())
-        );
+        // Each entry is one scope token: never a string of several, nor one padded with spaces.
+        for bad in [
+            "patient/Observation.dus",
+            "patient/Observation.rs patient/Observation.rs",
+            " openid",
+            "launch ",
+        ] {
+            let scope = base().scopes_supported([bad]).build();
+            assert_eq!(
+                scope.unwrap_err(),
+                DiscoveryError::UnsupportedScope(bad.into())
+            );
+        }
         // private_key_jwt is signed with the client's private key: never `none`, never HMAC
         for alg in ["none", "HS256", "RS1", ""] {
             let bad = base().signing_algs(["ES384", alg]).build();
