@@ -283,9 +283,13 @@ where
                 response.status(),
                 facts,
             );
-            // A refusal of the service's own (a result check's 404) keeps its true reason.
+            // A refusal of the service's own (a result check's 404) keeps its true reason. That
+            // reason says the resource exists, which its answer hid: for auditors only.
             if let Some(refusal) = response.extensions().get::<Rejection>() {
                 record.outcome = crate::audit::refusal_outcome(refusal);
+                if refusal.denied && refusal.is_not_found() {
+                    record = record.for_auditors_only();
+                }
             }
             match layer.audit.record(record).await {
                 Ok(()) => Ok(response),

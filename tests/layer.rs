@@ -421,14 +421,18 @@ async fn a_result_the_service_refuses_is_audited_as_a_denial_not_as_a_missing_id
     use http_body_util::BodyExt;
     let (issuer, layer, records) = default_layer();
     let scope = "patient/Observation.rs";
+    // A patient-user: its fhirUser would put a record in its own patient's trail.
     let read = || {
-        request(
-            &issuer,
-            http::Method::GET,
-            "/fhir/Observation/o-1",
-            scope,
-            Vec::new(),
-        )
+        let token = issuer
+            .token(UnixTime::from_secs(NOW))
+            .scope(&format!("{scope} openid fhirUser"))
+            .patient("5")
+            .fhir_user("Patient/5")
+            .sign();
+        Request::get("/fhir/Observation/o-1")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
     };
     let refused = layer
         .clone()
@@ -456,4 +460,11 @@ async fn a_result_the_service_refuses_is_audited_as_a_denial_not_as_a_missing_id
         "{:?}",
         records[1].outcome
     );
+    // The denial says the resource exists: filed for auditors only, its user not named as the
+    // Patient whose trail the app may read (an AuditEvent's patient covers its agents); the
+    // missing id's record keeps it.
+    let fhir_user = |r: &fhir_audit::AuditRecord| r.user.as_ref().and_then(|u| u.fhir_user.clone());
+    assert_eq!(fhir_user(&records[0]), None);
+    assert!(records[0].patients.is_empty(), "{:?}", records[0].patients);
+    assert_eq!(fhir_user(&records[1]).as_deref(), Some("Patient/5"));
 }

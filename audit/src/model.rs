@@ -24,6 +24,16 @@ pub(crate) fn patient_id(id: String) -> String {
     }
 }
 
+/// Whether a `fhirUser` is a Patient: `Patient/<id>`, or an absolute URL ending so.
+fn names_a_patient(fhir_user: &str) -> bool {
+    match fhir_user.rsplit_once("Patient/") {
+        Some((prefix, id)) => {
+            (prefix.is_empty() || prefix.ends_with('/')) && !id.is_empty() && !id.contains('/')
+        }
+        None => false,
+    }
+}
+
 /// One audit-relevant event, as the host observed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -726,6 +736,22 @@ impl AuditRecord {
     /// AuditEvent ids derive from it).
     pub fn record_id(mut self, id: impl Into<String>) -> Self {
         self.record_id = Some(id.into());
+        self
+    }
+
+    /// Files the record where no patient's trail shows it: under no patient, and with a user
+    /// who is a Patient (a `fhirUser` of `Patient/<id>`, relative or absolute) named by issuer
+    /// and subject only (an AuditEvent's `patient` covers its agents too). For a denial whose
+    /// reason tells more than its answer did (a result check found the resource, outside every
+    /// grant, and answered as if it did not exist): auditors see the true reason, the caller
+    /// reading its own patient's trail does not learn that the resource exists.
+    pub fn for_auditors_only(mut self) -> Self {
+        self.patients.clear();
+        if let Some(user) = &mut self.user {
+            if user.fhir_user.as_deref().is_some_and(names_a_patient) {
+                user.fhir_user = None;
+            }
+        }
         self
     }
 

@@ -635,3 +635,28 @@ fn identical_records_at_one_instant_get_distinct_event_ids_from_their_record_ids
         .unwrap()
         .contains("record_id"));
 }
+
+#[test]
+fn a_record_for_auditors_only_is_in_no_patients_compartment() {
+    // An AuditEvent's patient search parameter covers entity.what and agent.who: a record
+    // for auditors only names no patient and no Patient as its user.
+    let with_user = |fhir_user: &str| {
+        let mut user = User::new("u-1");
+        user.fhir_user = Some(fhir_user.to_owned());
+        AuditRecord::new(t0(), Event::Login)
+            .user(user)
+            .patient("123")
+            .patient("456")
+    };
+    for patient_user in ["Patient/123", "https://fhir.example/r4/Patient/123"] {
+        let r = with_user(patient_user).for_auditors_only();
+        assert!(r.patients.is_empty());
+        let user = r.user.as_ref().unwrap();
+        assert_eq!((user.id.as_str(), user.fhir_user.as_deref()), ("u-1", None));
+        for ev in render(&r) {
+            assert!(!ev.to_string().contains("Patient/123"), "{ev}");
+        }
+    }
+    let r = with_user("Practitioner/9").for_auditors_only();
+    assert_eq!(r.user.unwrap().fhir_user.as_deref(), Some("Practitioner/9"));
+}

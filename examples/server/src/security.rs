@@ -68,7 +68,8 @@ type Resources = Vec<(String, String)>;
 #[derive(Debug, Clone, Copy)]
 pub struct Hidden;
 
-/// The outcome recorded for a [`Hidden`] answer: the decision's own reason for it.
+/// The outcome recorded for a [`Hidden`] answer: the decision's own reason for it (the
+/// record is then for auditors only: see `AuditRecord::for_auditors_only`).
 fn hidden_outcome() -> fhir_audit::Outcome {
     fhir_audit::Outcome::Denied {
         reason: smart_auth::decision::DenialReason::NotFound
@@ -452,6 +453,7 @@ impl Gate {
             refused.audit_record(chrono::Utc::now(), &entry_parts(entry), b"", &verdict.info);
         if fail.hidden {
             record.outcome = hidden_outcome();
+            record = record.for_auditors_only();
         }
         trail.record(record);
     }
@@ -521,6 +523,7 @@ impl Gate {
                 authorized.audit_record(now, parts, body, &verdict.info, response.status(), &facts);
             if response.extensions().get::<Hidden>().is_some() {
                 r.outcome = hidden_outcome();
+                r = r.for_auditors_only();
             }
             r
         };

@@ -610,14 +610,22 @@ fn a_hidden_resource_is_audited_as_a_denial_not_as_a_missing_id() {
     // so that a probe of another patient's ids is visible to auditors.
     let s = Server::start(&[]);
     let t = s.patient_token("patient/*.rs");
-    for (path, id) in [
-        ("/Observation/pat-2-heart-rate", "probe-hidden"),
-        ("/Observation/no-such-observation", "probe-missing"),
-        ("/Patient/pat-2/$everything", "probe-everything"),
-    ] {
+    let probe = |path: &str, id: &str| {
         let r = s.request("GET", path, Some(&t), &[("X-Request-Id", id)], None);
         assert_eq!(r.status, 404, "{id}");
-    }
+    };
+    probe("/Observation/pat-2-heart-rate", "probe-hidden");
+    probe("/Observation/no-such-observation", "probe-missing");
+    // The prober's own readable trail must not tell the two apart: the denial of what exists
+    // is for auditors only (filed under no patient, its user not named as a Patient), or its
+    // reason would show that the resource exists.
+    let own = s.get("/AuditEvent?_count=200", &t);
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert!(own.text().contains("not_found"), "{}", own.text());
+    assert!(!own.text().contains("outside_grant"), "{}", own.text());
+    // Decided on the request alone (for any id): no existence to hide.
+    probe("/Patient/pat-2/$everything", "probe-everything");
+
     let auditor = s.token("system/AuditEvent.rs", None, None);
     let events = s.get("/AuditEvent?_count=200", &auditor).json();
     let reason = |id: &str| {
@@ -631,10 +639,8 @@ fn a_hidden_resource_is_audited_as_a_denial_not_as_a_missing_id() {
             .unwrap_or_else(|| panic!("{id} is audited"))
     };
     assert_eq!(reason("probe-hidden"), ("4".into(), "outside_grant".into()));
-    assert_eq!(
-        reason("probe-everything"),
-        ("4".into(), "outside_grant".into())
-    );
+    let everything = reason("probe-everything");
+    assert_eq!(everything, ("4".into(), "outside_grant".into()));
     assert_eq!(reason("probe-missing"), ("4".into(), "not_found".into()));
 }
 
