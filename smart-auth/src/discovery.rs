@@ -5,10 +5,10 @@
 //! The builder refuses what the specification forbids: relative or non-HTTP(S) endpoint URLs,
 //! capabilities outside the published set that are not full URIs, scopes the crate would not
 //! grant, a missing `authorization_endpoint` for launch capabilities, a missing `issuer`/`jwks_uri`
-//! with `sso-openid-connect`, a client-assertion signing algorithm that is `none`, an HMAC or
-//! unknown (and, with `client-confidential-asymmetric`, a list without RS384 or ES384), the
-//! `password` or `implicit` grant, and launch capabilities without `authorization_code`. PKCE is
-//! always `S256` only.
+//! with `sso-openid-connect` (and an `issuer` without it), a client-assertion signing algorithm
+//! that is `none`, an HMAC or unknown (and, with `client-confidential-asymmetric`, a list without
+//! RS384 or ES384), the `password` or `implicit` grant, and launch capabilities without
+//! `authorization_code`. PKCE is always `S256` only.
 //!
 //! ```
 //! use smart_auth::discovery::SmartConfiguration;
@@ -73,6 +73,10 @@ pub enum DiscoveryError {
     /// HMAC, an unknown name): a client signs `private_key_jwt` with its private key.
     #[error("unsupported signing algorithm {0:?}")]
     UnsupportedAlgorithm(String),
+    /// A field the listed capabilities rule out: `issuer` without `sso-openid-connect`
+    /// (SMART App Launch 2.2, Conformance: "otherwise, omitted").
+    #[error("{0} without the capability that calls for it")]
+    Unexpected(&'static str),
     /// A grant type no SMART server should offer (`password`, RFC 9700 §2.4; `implicit`,
     /// §2.1.2).
     #[error("unsupported grant type {0:?}")]
@@ -145,7 +149,7 @@ impl SmartConfigurationBuilder {
         self.url("authorization_endpoint", url)
     }
 
-    /// `issuer` (required with `sso-openid-connect`).
+    /// `issuer` (required with `sso-openid-connect`, refused without it).
     pub fn issuer(self, url: impl Into<String>) -> Self {
         self.url("issuer", url)
     }
@@ -247,6 +251,9 @@ impl SmartConfigurationBuilder {
         }
         if has("sso-openid-connect") && (url("issuer").is_none() || url("jwks_uri").is_none()) {
             return Err(DiscoveryError::Missing("issuer and jwks_uri"));
+        }
+        if !has("sso-openid-connect") && url("issuer").is_some() {
+            return Err(DiscoveryError::Unexpected("issuer"));
         }
         for alg in &self.signing_algs {
             if Algorithm::from_name(alg).map_or(true, Algorithm::is_symmetric) {
@@ -395,6 +402,9 @@ mod tests {
             no_auth.unwrap_err(),
             DiscoveryError::Missing("authorization_endpoint")
         );
+        // SMART 2.2: `issuer` is required with sso-openid-connect, "otherwise, omitted".
+        let stray = base().issuer("https://auth.example").build();
+        assert_eq!(stray.unwrap_err(), DiscoveryError::Unexpected("issuer"));
         let sso = base()
             .capabilities(["launch-ehr", "sso-openid-connect"])
             .build();
