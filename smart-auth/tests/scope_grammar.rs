@@ -434,6 +434,19 @@ fn subset_for_refresh() {
     assert!(!ScopeSet::parse("offline_access").is_subset_of(&original));
     let constrained = ScopeSet::parse("patient/Observation.rs?category=laboratory");
     assert!(!ScopeSet::parse("patient/Observation.rs").is_subset_of(&constrained));
+    // A request the policy rejects grants nothing here, but it is no subset: an authorization
+    // server checking a refresh request this way would otherwise pass the string on, and a
+    // resource server with another policy (levels allowed, invalid scopes ignored) would read
+    // system/*.cruds or patient/*.cruds in it.
+    let mut strict = ScopePolicy::default();
+    strict.invalid_resource_scope = InvalidScopeHandling::RejectToken;
+    for rejected in [
+        ScopeSet::parse("patient/*.rs system/*.cruds"),
+        ScopeSet::parse_with("patient/*.cruds patient/Foo.rs", &strict),
+    ] {
+        assert!(rejected.rejection().is_some());
+        assert!(!rejected.is_subset_of(&original), "{rejected:?}");
+    }
 }
 
 #[test]

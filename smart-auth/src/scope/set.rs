@@ -424,8 +424,12 @@ impl ScopeSet {
 
     /// Whether everything `self` grants is also granted by `other` (e.g. a refresh request
     /// against the original grant). Conservative: may answer `false` for exotic equivalents,
-    /// never `true` wrongly.
+    /// never `true` wrongly. A rejected `self` is no subset: it grants nothing under this
+    /// policy, but its string could grant much under another.
     pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
+        if self.rejection().is_some() {
+            return false;
+        }
         if other.rejection().is_some() {
             return self.iter().next().is_none();
         }
