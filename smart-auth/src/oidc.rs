@@ -20,7 +20,7 @@ pub struct IdTokenExpectations<'a> {
     /// The `nonce` sent in the authentication request: the token must carry exactly it.
     pub nonce: Option<&'a str>,
     /// The `max_age` sent: `auth_time` is then required and must be no older than it (plus the
-    /// leeway).
+    /// leeway). An `auth_time` in the future (beyond the leeway) is refused in any case.
     pub max_age: Option<MaxAge>,
     /// The access token issued with the ID token: `at_hash`, when present, must match it.
     pub access_token: Option<&'a str>,
@@ -164,6 +164,10 @@ impl IdTokenValidator {
             }
         }
         let auth_time = numeric_date(&claims, "auth_time")?;
+        // A sign-in still to come would pass any `max_age`.
+        if auth_time.is_some_and(|at| at > now.as_secs().saturating_add(self.leeway.as_secs())) {
+            return Err(TokenError::InvalidClaim("auth_time"));
+        }
         if let Some(max_age) = expect.max_age {
             let at = auth_time.ok_or(TokenError::MissingClaim("auth_time"))?;
             if now.as_secs()

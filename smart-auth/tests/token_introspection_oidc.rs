@@ -452,6 +452,32 @@ fn id_token_subject_is_an_identifier() {
 }
 
 #[test]
+fn id_token_auth_time_is_not_in_the_future() {
+    // An authentication an hour from now would pass every `max_age` (and read as fresh to a
+    // host that checks `auth_time` itself): it is no time the user signed in.
+    let (i, v) = oidc();
+    let at = |secs: i64| {
+        i.token(NOW)
+            .header("typ", "JWT")
+            .claim("auth_time", secs)
+            .sign()
+    };
+    let max_age = IdTokenExpectations {
+        max_age: Some(MaxAge::from_secs(60).unwrap()),
+        ..Default::default()
+    };
+    let future = NOW.as_secs() + 3600;
+    for e in [max_age, IdTokenExpectations::default()] {
+        assert_eq!(
+            v.validate(&at(future), &e, NOW),
+            Err(TokenError::InvalidClaim("auth_time"))
+        );
+        // Within the leeway (30 s) a clock a little ahead is still accepted.
+        assert!(v.validate(&at(NOW.as_secs() + 30), &e, NOW).is_ok());
+    }
+}
+
+#[test]
 fn id_token_max_age_of_iat_is_the_one_given() {
     // Before, max_age_of_iat was untested and took a bare i64 (negative: every token refused).
     let (i, v) = oidc();
