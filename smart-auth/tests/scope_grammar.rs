@@ -301,6 +301,17 @@ fn policy_rejections() {
     let set = ScopeSet::parse_with("patient/Observation.rs patient/Observation.dus", &strict);
     assert_eq!(set.rejection(), Some(ScopeRejection::InvalidResourceScope));
     assert_eq!(set.iter().count(), 0);
+    // Nor does a resource scope that is too long or has a character no scope may have: it is
+    // as invalid as one with bad letters, and is not merely ignored under RejectToken.
+    let long = format!("patient/Observation.rs?category={}", "a".repeat(1024));
+    for bad in [long.as_str(), "patient/Observation.rs\u{e9}", "user/*.rs\""] {
+        let set = ScopeSet::parse_with(&format!("patient/Observation.rs {bad}"), &strict);
+        assert_eq!(
+            set.rejection(),
+            Some(ScopeRejection::InvalidResourceScope),
+            "{bad}"
+        );
+    }
     // An unknown non-resource scope does not reject the token.
     assert_eq!(
         ScopeSet::parse_with("patient/Observation.rs email", &strict).rejection(),

@@ -43,6 +43,18 @@ pub(crate) fn split_once_ascii(s: &str, separator: u8) -> Option<(&str, &str)> {
     Some((&s[..i], &s[i + 1..]))
 }
 
+/// The prefixes of resource scopes.
+const LEVEL_PREFIXES: [(&str, Level); 3] = [
+    ("patient/", Level::Patient),
+    ("user/", Level::User),
+    ("system/", Level::System),
+];
+
+/// Whether `token` is written as a resource scope (whatever else is wrong with it).
+pub(crate) fn has_level_prefix(token: &str) -> bool {
+    LEVEL_PREFIXES.iter().any(|(p, _)| token.starts_with(p))
+}
+
 /// Parses one token (already split on spaces).
 pub(crate) fn scope(token: &str) -> Result<Scope, ScopeIssueReason> {
     if token.len() > MAX_TOKEN_LEN {
@@ -69,11 +81,7 @@ pub(crate) fn scope(token: &str) -> Result<Scope, ScopeIssueReason> {
     if let Some(rest) = token.strip_prefix("launch/") {
         return launch_context(rest);
     }
-    for (prefix, level) in [
-        ("patient/", Level::Patient),
-        ("user/", Level::User),
-        ("system/", Level::System),
-    ] {
+    for (prefix, level) in LEVEL_PREFIXES {
         if let Some(rest) = token.strip_prefix(prefix) {
             return resource_scope(level, rest).map(Scope::Resource);
         }

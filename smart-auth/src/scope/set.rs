@@ -53,15 +53,20 @@ impl ScopeIssueReason {
         }
     }
 
-    /// Whether the token looked like a resource scope (counts for [`InvalidScopeHandling`]).
-    fn is_resource_scope_error(self) -> bool {
-        matches!(
-            self,
+    /// Whether `token`, refused for this reason, was a resource scope (counts for
+    /// [`InvalidScopeHandling`]): a resource-scope error, or a token too long or with a
+    /// character no scope has that is written as one (`patient/…`).
+    fn is_resource_scope_error(self, token: &str) -> bool {
+        match self {
             ScopeIssueReason::UnknownResourceType
-                | ScopeIssueReason::InvalidPermissions
-                | ScopeIssueReason::MalformedConstraint
-                | ScopeIssueReason::UnsupportedConstraint
-        )
+            | ScopeIssueReason::InvalidPermissions
+            | ScopeIssueReason::MalformedConstraint
+            | ScopeIssueReason::UnsupportedConstraint => true,
+            ScopeIssueReason::TooLong | ScopeIssueReason::InvalidCharacter => {
+                parse::has_level_prefix(token)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -247,7 +252,7 @@ impl ScopeSet {
                     }
                 }
                 Err(reason) => {
-                    if reason.is_resource_scope_error()
+                    if reason.is_resource_scope_error(token)
                         && policy.invalid_resource_scope == InvalidScopeHandling::RejectToken
                     {
                         inner
