@@ -57,7 +57,8 @@ pub const KNOWN_CAPABILITIES: [&str; 20] = [
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoveryError {
-    /// An endpoint is not an absolute `https` (or `http`) URL without a fragment.
+    /// An endpoint is not an absolute `https` (or `http`) URL without credentials or a
+    /// fragment (for `issuer`, also without a query: RFC 8414 §2).
     #[error("endpoint {0} is not an absolute http(s) URL")]
     NotAbsolute(&'static str),
     /// A capability that is neither published by HL7 nor a full URI.
@@ -107,7 +108,10 @@ fn absolute(name: &'static str, url: &str) -> Result<(), DiscoveryError> {
     let parsed = url::Url::parse(url).map_err(|_| DiscoveryError::NotAbsolute(name))?;
     let ok = matches!(parsed.scheme(), "https" | "http")
         && parsed.host().is_some()
-        && parsed.fragment().is_none();
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed.fragment().is_none()
+        && (name != "issuer" || parsed.query().is_none());
     ok.then_some(()).ok_or(DiscoveryError::NotAbsolute(name))
 }
 
@@ -385,6 +389,20 @@ mod tests {
             frag.unwrap_err(),
             DiscoveryError::NotAbsolute("introspection_endpoint")
         );
+        // A public document carries no credentials; an issuer has no query (RFC 8414 §2).
+        let creds = base()
+            .authorization_endpoint("https://admin:secret@auth.example/authorize")
+            .build();
+        assert_eq!(
+            creds.unwrap_err(),
+            DiscoveryError::NotAbsolute("authorization_endpoint")
+        );
+        let query = base()
+            .capabilities(["launch-ehr", "sso-openid-connect"])
+            .issuer("https://auth.example/?tenant=1")
+            .jwks_uri("https://auth.example/jwks")
+            .build();
+        assert_eq!(query.unwrap_err(), DiscoveryError::NotAbsolute("issuer"));
         let js = base().revocation_endpoint("javascript:alert(1)").build();
         assert_eq!(
             js.unwrap_err(),
