@@ -144,6 +144,11 @@ impl IdTokenValidator {
             None if aud.len() > 1 => return Err(TokenError::MissingClaim("azp")),
             _ => {}
         }
+        // A Security Event Token (a back-channel Logout Token: same issuer, keys and audience)
+        // is never an ID token (RFC 8417 §4.1).
+        if claims.contains_key("events") {
+            return Err(TokenError::InvalidClaim("events"));
+        }
         let (exp, iat) = check_times(&claims, now, self.leeway, true, None)?;
         let iat = iat.ok_or(TokenError::MissingClaim("iat"))?;
         if let Some(max) = self.max_age_of_iat {

@@ -478,6 +478,25 @@ fn id_token_auth_time_is_not_in_the_future() {
 }
 
 #[test]
+fn a_logout_token_is_not_an_id_token() {
+    // OIDC Back-Channel Logout §2.4: a Logout Token has the ID token's iss, aud, iat and sub,
+    // is signed with the same keys, and differs by its `events` claim (and no `nonce`, which
+    // only helps a client that sent one). Without a nonce expected it passed as an ID token.
+    let (i, v) = oidc();
+    let events = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
+    let t = i
+        .token(NOW)
+        .header("typ", "JWT")
+        .claim("sid", "08a5019c")
+        .claim("events", events)
+        .sign();
+    assert_eq!(
+        v.validate(&t, &IdTokenExpectations::default(), NOW),
+        Err(TokenError::InvalidClaim("events"))
+    );
+}
+
+#[test]
 fn id_token_max_age_of_iat_is_the_one_given() {
     // Before, max_age_of_iat was untested and took a bare i64 (negative: every token refused).
     let (i, v) = oidc();
