@@ -281,7 +281,44 @@ pub fn normalized_htu(uri: &str) -> Option<String> {
     }
     url.set_query(None);
     url.set_fragment(None);
+    let path = normalized_percent_encoding(url.path());
+    url.set_path(&path);
     Some(url.to_string())
+}
+
+/// RFC 3986 §6.2.2.1-2 on a path: percent-encodings in upper case, those of unreserved
+/// characters decoded (`url` keeps both as written, so `%2f` and `%2F` would differ).
+fn normalized_percent_encoding(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        // Two hex digits (checked first: `from_str_radix` would also take a sign).
+        let encoded = bytes
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], encoded) {
+            (b'%', Some(v)) => {
+                if v.is_ascii_alphanumeric() || b"-._~".contains(&v) {
+                    out.push(char::from(v));
+                } else {
+                    out.push_str(&format!("%{v:02X}"));
+                }
+                i += 3;
+            }
+            _ => {
+                // Copy up to the next `%` (a char boundary: `%` is ASCII).
+                let end = bytes[i + 1..]
+                    .iter()
+                    .position(|&b| b == b'%')
+                    .map_or(bytes.len(), |p| i + 1 + p);
+                out.push_str(&path[i..end]);
+                i = end;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -300,5 +337,29 @@ mod tests {
         assert_eq!(n("ftp://x/y"), None);
         assert_eq!(n("https://u:p@x/y"), None);
         assert_eq!(n("/relative"), None);
+    }
+
+    #[test]
+    fn htu_normalises_percent_encoding() {
+        // RFC 3986 §6.2.2.1: hex digits of percent-encodings are case-insensitive.
+        let n = |s| normalized_htu(s);
+        assert_eq!(
+            n("https://server.example/a%2fb"),
+            n("https://server.example/a%2Fb")
+        );
+        // §6.2.2.2: percent-encoded unreserved characters equal the characters.
+        assert_eq!(
+            n("https://server.example/%7euser/%41-%5F"),
+            n("https://server.example/~user/A-_")
+        );
+        // Reserved characters keep their encoding: `/` and `%2F` are different paths.
+        assert_ne!(
+            n("https://server.example/a%2Fb"),
+            n("https://server.example/a/b")
+        );
+        assert_eq!(
+            n("https://server.example/%zz%4"),
+            Some("https://server.example/%zz%4".into())
+        );
     }
 }
