@@ -58,12 +58,21 @@ pub async fn serve(fhir: Arc<Fhir>, req: http::Request<Full<Bytes>>) -> Result<A
             }
             _ => Err(unsupported("Only Patient compartments are searched here")),
         },
-        _ => Err(Rejection::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            IssueCode::NotSupported,
-            "not_supported",
-            "This server answers read and search only",
-        )),
+        _ => {
+            let refusal = Rejection::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                IssueCode::NotSupported,
+                "not_supported",
+                "This server answers read and search only",
+            );
+            // RFC 9110 §15.5.6: a 405 names the methods its target takes; here the reads
+            // and searches never reach this arm, so none.
+            let mut answer = refusal.to_response();
+            answer
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static(""));
+            return Ok(answer.map(Full::from));
+        }
     };
     Ok(found.unwrap_or_else(|rejection| rejection.to_response().map(Full::from)))
 }

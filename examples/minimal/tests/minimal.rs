@@ -258,6 +258,15 @@ fn refusals_carry_the_rfc_6750_challenge_and_nothing_else() {
     let system = server.printed("SYSTEM_TOKEN");
     assert_eq!(server.call("POST", "Patient", Some(&system)).0, 403);
 
+    // An interaction the token allows but this server does not answer: a 405 whose Allow
+    // names what the target takes here, nothing (RFC 9110 §15.5.6: a 405 MUST carry Allow).
+    let (status, head, _) = server.call("GET", "Patient/example/_history", Some(&patient));
+    assert_eq!(status, 405, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("\r\nallow: \r\n"),
+        "{head}"
+    );
+
     // A search this server cannot answer exactly is refused, not answered wider.
     let (status, _, body) = server.call("GET", "Observation?code=1234", Some(&system));
     assert_eq!(status, 400);
