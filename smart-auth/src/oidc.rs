@@ -63,6 +63,7 @@ pub struct IdTokenValidator {
     keys: KeyCache,
     leeway: Leeway,
     max_age_of_iat: Option<MaxAge>,
+    trusted_audiences: Vec<String>,
 }
 
 impl IdTokenValidator {
@@ -80,7 +81,21 @@ impl IdTokenValidator {
             keys,
             leeway: Leeway::DEFAULT,
             max_age_of_iat: None,
+            trusted_audiences: Vec::new(),
         }
+    }
+
+    /// Audiences besides the client that an ID token may also name (OIDC Core §3.1.3.7 (3):
+    /// the token must be rejected if it contains additional audiences not trusted by the
+    /// client). None by default: a token also issued to another party is refused as
+    /// [`TokenError::WrongAudience`].
+    pub fn trusted_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.trusted_audiences = audiences.into_iter().map(Into::into).collect();
+        self
     }
 
     /// The accepted algorithms (symmetric ones are never accepted).
@@ -143,6 +158,11 @@ impl IdTokenValidator {
             Some(a) if a != self.client_id => return Err(TokenError::InvalidClaim("azp")),
             None if aud.len() > 1 => return Err(TokenError::MissingClaim("azp")),
             _ => {}
+        }
+        let trusted =
+            |a: &&str| *a == self.client_id || self.trusted_audiences.iter().any(|t| t == a);
+        if !aud.iter().all(trusted) {
+            return Err(TokenError::WrongAudience);
         }
         // A Security Event Token (a back-channel Logout Token: same issuer, keys and audience)
         // is never an ID token (RFC 8417 §4.1).

@@ -402,16 +402,16 @@ fn id_token_rules() {
         };
         assert_eq!(v.validate(&t, &e2, NOW), Err(want.clone()), "{want:?}");
     }
-    assert!(v
-        .validate(
-            &base()
-                .claim("aud", json!(["app", "other"]))
-                .claim("azp", "app")
-                .sign(),
-            &e,
-            NOW
-        )
-        .is_ok());
+    // OIDC Core §3.1.3.7 (3): an audience besides the client must be one the client trusts;
+    // none is by default.
+    let shared = base()
+        .claim("aud", json!(["app", "other"]))
+        .claim("azp", "app")
+        .sign();
+    assert_eq!(v.validate(&shared, &e, NOW), Err(TokenError::WrongAudience));
+    let trusting = IdTokenValidator::new(ISS, "app", KeyCache::fixed(i.jwk_set()))
+        .trusted_audiences(["other"]);
+    assert!(trusting.validate(&shared, &e, NOW).is_ok());
     let max_age = IdTokenExpectations {
         max_age: Some(MaxAge::from_secs(60).unwrap()),
         ..e
