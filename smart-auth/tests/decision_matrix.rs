@@ -143,24 +143,31 @@ fn granular_scopes_narrow_every_search_like_interaction() {
                 "[{scopes}] {line}: {n:?}"
             );
         }
-        // A comma in a constraint is literal to the result check (no code is
-        // `laboratory,vital-signs`); as a search value it would be an OR that admits (and
-        // counts, `_summary=count`) both categories. The query carries it escaped (`\,`).
-        let comma = format!("{level}/Observation.rs?category=laboratory,vital-signs");
-        let d = a.decide(
-            &context(&comma, *patient, *user),
-            &request("GET Observation"),
-        );
-        let q = d
-            .permit()
-            .and_then(|p| p.narrowing())
-            .unwrap()
-            .to_query_params();
-        let literal = ("category".to_owned(), "laboratory\\,vital-signs".to_owned());
-        assert!(
-            !q.is_empty() && q.iter().all(|and| and.contains(&literal)),
-            "[{comma}]: {q:?}"
-        );
+        // A constraint value is literal to the result check; the query carries it so that a
+        // search admits no more. A comma (no code is `laboratory,vital-signs`) would be an OR
+        // that admits (and counts, `_summary=count`) both categories: escaped (`\,`). `|`
+        // alone (no system, no code) admits no code; a store may read it as "any code without
+        // a system": escaped (`\|`).
+        for (value, escaped) in [
+            ("laboratory,vital-signs", "laboratory\\,vital-signs"),
+            ("|", "\\|"),
+        ] {
+            let scope = format!("{level}/Observation.rs?category={value}");
+            let d = a.decide(
+                &context(&scope, *patient, *user),
+                &request("GET Observation"),
+            );
+            let q = d
+                .permit()
+                .and_then(|p| p.narrowing())
+                .unwrap()
+                .to_query_params();
+            let literal = ("category".to_owned(), escaped.to_owned());
+            assert!(
+                !q.is_empty() && q.iter().all(|and| and.contains(&literal)),
+                "[{scope}]: {q:?}"
+            );
+        }
         for line in [
             "POST Observation",
             "PUT Observation/1",

@@ -208,9 +208,7 @@ impl Narrowing {
             let constraints = alt
                 .constraints
                 .iter()
-                // The value is literal (as the result check reads it); in search syntax a
-                // bare comma is an OR, so it goes escaped. A scope token has no `\`.
-                .map(|c| (c.param().to_owned(), c.value().replace(',', "\\,")));
+                .map(|c| (c.param().to_owned(), search_value(c.value())));
             let Some(c) = &alt.compartment else {
                 out.push(constraints.collect());
                 continue;
@@ -242,6 +240,17 @@ impl Narrowing {
     pub fn alternatives(&self) -> &[Alternative] {
         &self.alternatives
     }
+}
+
+/// A constraint's value as a search value that admits what the result check admits. The value
+/// is literal there: in search syntax a bare comma is an OR, so it goes escaped; and `|` alone
+/// (no system, no code) admits no code, where a store may read it as any code without a system,
+/// so it goes escaped too. A scope token has no `\`.
+fn search_value(value: &str) -> String {
+    if value == "|" {
+        return "\\|".to_owned();
+    }
+    value.replace(',', "\\,")
 }
 
 /// What a level of scopes reaches for this token.
