@@ -24,16 +24,6 @@ pub(crate) fn patient_id(id: String) -> String {
     }
 }
 
-/// Whether a `fhirUser` is a Patient: `Patient/<id>`, or an absolute URL ending so.
-fn names_a_patient(fhir_user: &str) -> bool {
-    match fhir_user.rsplit_once("Patient/") {
-        Some((prefix, id)) => {
-            (prefix.is_empty() || prefix.ends_with('/')) && !id.is_empty() && !id.contains('/')
-        }
-        None => false,
-    }
-}
-
 /// One audit-relevant event, as the host observed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -292,6 +282,14 @@ pub struct User {
 }
 
 impl User {
+    /// The Patient this user is, by its `fhirUser` (`Patient/<id>`, or an absolute URL ending
+    /// so): its id. An AuditEvent naming such a user is in that patient's compartment.
+    pub fn patient(&self) -> Option<&str> {
+        let (prefix, id) = self.fhir_user.as_deref()?.rsplit_once("Patient/")?;
+        let local = prefix.is_empty() || prefix.ends_with('/');
+        (local && !id.is_empty() && !id.contains('/')).then_some(id)
+    }
+
     /// A user known by its identifier.
     pub fn new(id: impl Into<String>) -> Self {
         Self {
@@ -748,7 +746,7 @@ impl AuditRecord {
     pub fn for_auditors_only(mut self) -> Self {
         self.patients.clear();
         if let Some(user) = &mut self.user {
-            if user.fhir_user.as_deref().is_some_and(names_a_patient) {
+            if user.patient().is_some() {
                 user.fhir_user = None;
             }
         }

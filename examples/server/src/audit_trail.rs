@@ -317,12 +317,7 @@ impl AuditTrail {
             mine.patients = vec![patient.clone()];
             (mine.query, mine.query_description) = (None, None);
             if let Some(user) = &mut mine.user {
-                if user
-                    .fhir_user
-                    .as_deref()
-                    .and_then(patient_user)
-                    .is_some_and(|p| p != patient)
-                {
+                if user.patient().is_some_and(|p| p != patient) {
                     user.fhir_user = None;
                 }
             }
@@ -486,14 +481,6 @@ fn write_view(store: &Store, config: &RenderConfig, records: Vec<(AuditRecord, V
         }
     }
     ok
-}
-
-/// The patient a `fhirUser` is (`Patient/[id]`, or an absolute URL ending so), if it is one.
-fn patient_user(fhir_user: &str) -> Option<&str> {
-    match fhir_user.rsplit_once("Patient/") {
-        Some((prefix, id)) if prefix.is_empty() || prefix.ends_with('/') => Some(id),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
